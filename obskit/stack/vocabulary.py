@@ -1,0 +1,74 @@
+"""One metric vocabulary for the whole stack: the names rules, dashboards and cross-checks use.
+
+* Services expose the OpenTelemetry HTTP semantic-convention histograms through OTel's
+  Prometheus exporter (``obskit instrument`` turns on ``OTEL_SEMCONV_STABILITY_OPT_IN=http``):
+  dots become underscores and the unit becomes a suffix.
+* The Collector derives span metrics and service-graph metrics from the traces (connectors,
+  exported on the collector's Prometheus exporter) and reports on itself (``otelcol_*``).
+
+Every metric a generated rule or dashboard queries must be listed in :data:`PRODUCED`.
+"""
+
+from __future__ import annotations
+
+# --- service metrics (OTel Prometheus exporter, stable HTTP semconv) ----------------------
+HTTP_SERVER_DURATION = "http_server_request_duration_seconds"
+HTTP_CLIENT_DURATION = "http_client_request_duration_seconds"
+TARGET_INFO = "target_info"
+
+ROUTE = "http_route"
+METHOD = "http_request_method"
+STATUS = "http_response_status_code"
+SERVER_ADDRESS = "server_address"
+SERVER_PORT = "server_port"
+
+# --- collector connectors (prometheus exporter, namespace "traces") -----------------------
+SPAN_CALLS = "traces_span_metrics_calls_total"
+SPAN_DURATION = "traces_span_metrics_duration_seconds"
+GRAPH_REQUESTS = "traces_service_graph_request_total"
+GRAPH_FAILED = "traces_service_graph_request_failed_total"
+GRAPH_SERVER_SECONDS = "traces_service_graph_request_server_seconds"
+GRAPH_CLIENT_SECONDS = "traces_service_graph_request_client_seconds"
+
+# --- collector self-telemetry -------------------------------------------------------------
+COLLECTOR_ACCEPTED_SPANS = "otelcol_receiver_accepted_spans_total"
+COLLECTOR_REFUSED_SPANS = "otelcol_receiver_refused_spans_total"
+COLLECTOR_SENT_SPANS = "otelcol_exporter_sent_spans_total"
+COLLECTOR_SEND_FAILED_SPANS = "otelcol_exporter_send_failed_spans_total"
+COLLECTOR_ENQUEUE_FAILED_SPANS = "otelcol_exporter_enqueue_failed_spans_total"
+
+# The OpenTelemetry default HTTP duration buckets, in seconds.
+DEFAULT_BUCKETS_S: tuple[float, ...] = (
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+
+
+def histogram_series(name: str) -> set[str]:
+    return {f"{name}_bucket", f"{name}_sum", f"{name}_count"}
+
+
+# Every series name something in the generated stack produces.
+PRODUCED: frozenset[str] = frozenset(
+    {
+        "up",
+        "scrape_duration_seconds",
+        TARGET_INFO,
+        *histogram_series(HTTP_SERVER_DURATION),
+        *histogram_series(HTTP_CLIENT_DURATION),
+        SPAN_CALLS,
+        *histogram_series(SPAN_DURATION),
+        GRAPH_REQUESTS,
+        GRAPH_FAILED,
+        *histogram_series(GRAPH_SERVER_SECONDS),
+        *histogram_series(GRAPH_CLIENT_SECONDS),
+        COLLECTOR_ACCEPTED_SPANS,
+        COLLECTOR_REFUSED_SPANS,
+        COLLECTOR_SENT_SPANS,
+        COLLECTOR_SEND_FAILED_SPANS,
+        COLLECTOR_ENQUEUE_FAILED_SPANS,
+        "prometheus_rule_evaluation_failures_total",
+        "prometheus_notifications_dropped_total",
+        "alertmanager_notifications_failed_total",
+        "alertmanager_notifications_total",
+    }
+)
