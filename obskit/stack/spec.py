@@ -94,6 +94,17 @@ class Spec:
     sampling_ratio: float = 1.0
     otlp_endpoint: str = "http://127.0.0.1:4318"  # where `obskit instrument` sends spans
     retention_days: int = 15
+    # where `obskit analyze` finds traces when no --jaeger/--tempo/--file is given; by default
+    # the backend the generated stack runs, on its loopback port
+    query_url: str | None = None
+
+    @property
+    def default_query_url(self) -> str:
+        if self.query_url:
+            return self.query_url
+        return (
+            "http://127.0.0.1:3200" if self.traces_backend == "tempo" else "http://127.0.0.1:16686"
+        )
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
@@ -182,6 +193,9 @@ class _Parser:
                 top.get("otlp_endpoint", "http://127.0.0.1:4318"), "otlp_endpoint"
             ),
             retention_days=self.integer(top.get("retention_days", 15), "retention_days", 1, 3650),
+            query_url=None
+            if top.get("query_url") is None
+            else self.url(top["query_url"], "query_url"),
         )
         self.check_unique(spec)
         return spec
