@@ -20,6 +20,12 @@ from obskit.model.kinds import RefType, SpanKind, StatusCode
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
 
+def _empty() -> Mapping[str, Any]:
+    # Python 3.11 rejects an unhashable (mappingproxy) default; a factory returning the one
+    # shared read-only empty mapping keeps the semantics.
+    return EMPTY
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     ref_type: RefType
@@ -31,14 +37,14 @@ class Reference:
 class Event:
     time_ns: int
     name: str
-    attributes: Mapping[str, Any] = EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
 class Link:
     trace_id: str
     span_id: str
-    attributes: Mapping[str, Any] = EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=_empty)
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +59,8 @@ class Span:
     status: StatusCode = StatusCode.UNSET
     status_message: str = ""
     references: tuple[Reference, ...] = ()
-    attributes: Mapping[str, Any] = EMPTY
-    resource: Mapping[str, Any] = EMPTY
+    attributes: Mapping[str, Any] = field(default_factory=_empty)
+    resource: Mapping[str, Any] = field(default_factory=_empty)
     events: tuple[Event, ...] = ()
     links: tuple[Link, ...] = field(default=())
     scope: str = ""

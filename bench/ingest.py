@@ -1,0 +1,330 @@
+"""Benchmark `obskit serve`: ingest throughput from several exporting processes, export
+latency, spans lost, then get-trace and search latency.
+
+    .venv/bin/python bench/ingest.py [--seconds 10] [--processes 4] [--rate 20000]
+
+Phases:
+1. rated load: PROCESSES exporters share RATE spans/s (real OTel SDK exporter, batches of 512);
+   prints sustained spans/s, p50/p99 export latency, spans lost (acknowledged but not stored).
+2. overload: the same exporters unthrottled, with a small server queue; prints how many
+   exports were shed with 503 and whether the SDK's retries delivered every span.
+3. get-trace latency for a 10,000-span trace (target 200 ms), search latency over 1M stored
+   spans (target 500 ms); medians of several runs, with the ratio to GET /health in the same
+   run as a baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+BATCH = 512
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_serve(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
+    otlp, query = free_port(), free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "obskit",
+            "serve",
+            "--otlp-port",
+            str(otlp),
+            "--query-port",
+            str(query),
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            requests.get(f"http://127.0.0.1:{query}/health", timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.05)
+    return proc, f"http://127.0.0.1:{otlp}", f"http://127.0.0.1:{query}"
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def make_batch(service: str) -> list:
+    """BATCH finished SDK spans: one root and its children, like a busy service's batch."""
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+    from opentelemetry.trace import SpanKind
+
+    collected: list = []
+
+    class Collect(SpanExporter):
+        def export(self, spans):  # type: ignore[no-untyped-def]
+            collected.extend(spans)
+            return SpanExportResult.SUCCESS
+
+    provider = TracerProvider(resource=Resource.create({"service.name": service}))
+    provider.add_span_processor(SimpleSpanProcessor(Collect()))
+    tracer = provider.get_tracer("bench")
+    while len(collected) < BATCH:
+        with tracer.start_as_current_span("POST /checkout", kind=SpanKind.SERVER):
+            for i in range(15):
+                with tracer.start_as_current_span(f"call-{i}", kind=SpanKind.CLIENT) as span:
+                    span.set_attribute("server.address", "inventory")
+                    span.set_attribute("http.request.method", "GET")
+    return collected[:BATCH]
+
+
+def exporter_process(endpoint: str, rate: float, seconds: float, out: mp.Queue) -> None:
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import SpanExportResult
+
+    batch = make_batch(f"svc-{os.getpid()}")
+    exporter = OTLPSpanExporter(endpoint=f"{endpoint}/v1/traces", timeout=30)
+    latencies, ok_spans, failed_spans = [], 0, 0
+    interval = BATCH / rate if rate else 0.0
+    start = time.perf_counter()
+    next_send = start
+    while time.perf_counter() - start < seconds:
+        if interval:
+            delay = next_send - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            next_send += interval
+        t0 = time.perf_counter()
+        result = exporter.export(batch)
+        latencies.append(time.perf_counter() - t0)
+        if result is SpanExportResult.SUCCESS:
+            ok_spans += BATCH
+        else:
+            failed_spans += BATCH
+    exporter.shutdown()
+    out.put((ok_spans, failed_spans, latencies, time.perf_counter() - start))
+
+
+def span_count(query: str) -> float:
+    text = requests.get(f"{query}/metrics", timeout=10).text
+    values = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            values[name] = float(value)
+    return values
+
+
+def run_load(endpoint: str, query: str, processes: int, rate: float, seconds: float) -> dict:
+    before = span_count(query)
+    out: mp.Queue = mp.Queue()
+    workers = [
+        mp.Process(
+            target=exporter_process, args=(endpoint, rate / processes if rate else 0, seconds, out)
+        )
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    results = [out.get() for _ in workers]
+    for worker in workers:
+        worker.join()
+    after = span_count(query)
+    ok = sum(r[0] for r in results)
+    failed = sum(r[1] for r in results)
+    latencies = sorted(lat for r in results for lat in r[2])
+    elapsed = max(r[3] for r in results)
+    stored = after["obskit_serve_spans_stored_total"] - before.get(
+        "obskit_serve_spans_stored_total", 0
+    )
+    shed = sum(
+        v for k, v in after.items() if k.startswith("obskit_serve_spans_refused_total")
+    ) - sum(v for k, v in before.items() if k.startswith("obskit_serve_spans_refused_total"))
+    return {
+        "acknowledged": ok,
+        "failed": failed,
+        "stored": int(stored),
+        "lost": int(ok - stored) if ok > stored else 0,
+        "spans_per_s": stored / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
+        "shed_requests": int(shed),
+    }
+
+
+def timed(url: str, params: dict | None = None, runs: int = 7) -> float:
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        response = requests.get(url, params=params, timeout=60)
+        samples.append(time.perf_counter() - t0)
+        response.raise_for_status()
+    return statistics.median(samples)
+
+
+def load_million(data_dir: Path, total: int) -> None:
+    """Fill the store directly (the HTTP path was measured above): `total` spans in traces of
+    20 spans over 12 services and the last 24 hours."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from obskit.model import Reference, RefType, Span, SpanKind
+    from obskit.serve.store import SpanStore
+
+    store = SpanStore(data_dir, max_age_s=None, max_bytes=None, max_pending_spans=10**9)
+    now = time.time_ns()
+    chunk: list[Span] = []
+    for t in range(total // 20):
+        trace_id = f"{t:032x}"
+        start = now - (total // 20 - t) * (86_400 * 10**9 // (total // 20))
+        service = f"svc{t % 12:02d}"
+        for i in range(20):
+            chunk.append(
+                Span(
+                    trace_id=trace_id,
+                    span_id=f"{i + 1:016x}",
+                    name="GET /item" if i else "POST /checkout",
+                    service=service if i < 10 else f"svc{(t + 1) % 12:02d}",
+                    start_ns=start + i * 1000,
+                    end_ns=start + i * 1000 + (i + 1) * 1_000_000,
+                    kind=SpanKind.SERVER if i in (0, 10) else SpanKind.CLIENT,
+                    references=()
+                    if i == 0
+                    else (Reference(RefType.CHILD_OF, trace_id, f"{1:016x}"),),
+                    attributes={
+                        "http.route": "/checkout",
+                        "http.response.status_code": 200 + (t % 5 == 0) * 300,
+                    },
+                )
+            )
+        if len(chunk) >= 20_000:
+            store.write(chunk)
+            chunk = []
+    store.write(chunk)
+    store.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--processes", type=int, default=4)
+    parser.add_argument("--rate", type=float, default=20_000)
+    parser.add_argument("--search-spans", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, otlp, query = start_serve(Path(tmp) / "rated")
+        try:
+            rated = run_load(otlp, query, args.processes, args.rate, args.seconds)
+            print(
+                f"rated load ({args.rate:.0f} spans/s asked, {args.processes} processes, {args.seconds:.0f} s):"
+            )
+            print(
+                f"  sustained {rated['spans_per_s']:.0f} spans/s stored; export p50 {rated['p50_ms']:.1f} ms, "
+                f"p99 {rated['p99_ms']:.1f} ms; acknowledged {rated['acknowledged']}, stored {rated['stored']}, "
+                f"lost {rated['lost']}, failed exports {rated['failed']}, shed {rated['shed_requests']}"
+            )
+            flat = run_load(otlp, query, args.processes, 0, args.seconds)
+            print(
+                f"unthrottled ({args.processes} processes): {flat['spans_per_s']:.0f} spans/s stored; "
+                f"p99 {flat['p99_ms']:.1f} ms; lost {flat['lost']}; shed {flat['shed_requests']}"
+            )
+        finally:
+            stop(proc)
+
+        # Overload: a small queue so the server must shed; the SDK retries 503s with backoff.
+        proc, otlp, query = start_serve(Path(tmp) / "overload", "--max-pending-spans", "2048")
+        try:
+            over = run_load(otlp, query, args.processes * 2, 0, args.seconds)
+            print(
+                f"overload ({args.processes * 2} processes, unthrottled): {over['spans_per_s']:.0f} spans/s; "
+                f"shed {over['shed_requests']} requests with 429/503; acknowledged {over['acknowledged']}, "
+                f"stored {over['stored']}, lost {over['lost']}, failed exports {over['failed']}"
+            )
+        finally:
+            stop(proc)
+
+        # A 10,000-span trace.
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.serve.payloads import export_request
+
+        proc, otlp, query = start_serve(Path(tmp) / "big")
+        try:
+            body, trace_id = export_request(spans=10_000)
+            requests.post(
+                f"{otlp}/v1/traces",
+                data=body,
+                headers={"Content-Type": "application/x-protobuf"},
+                timeout=60,
+            ).raise_for_status()
+            base = timed(f"{query}/health")
+            get = timed(f"{query}/api/traces/{trace_id}")
+            print(
+                f"get-trace, 10,000 spans: median {1000 * get:.0f} ms (target 200 ms); "
+                f"GET /health {1000 * base:.2f} ms"
+            )
+        finally:
+            stop(proc)
+
+        # Search over 1M stored spans.
+        data = Path(tmp) / "million"
+        t0 = time.perf_counter()
+        load_million(data, args.search_spans)
+        load_s = time.perf_counter() - t0
+        proc, otlp, query = start_serve(data, "--retention", "0", "--max-size", "0")
+        try:
+            now_us = time.time_ns() // 1000
+            searches = {
+                "service, last 24h, limit 20": {
+                    "service": "svc03",
+                    "start": now_us - 86_400_000_000,
+                    "limit": 20,
+                },
+                "service+operation+minDuration": {
+                    "service": "svc05",
+                    "operation": "POST /checkout",
+                    "minDuration": "15ms",
+                    "limit": 20,
+                },
+                "service+tag": {
+                    "service": "svc07",
+                    "tags": '{"http.response.status_code":"500"}',
+                    "limit": 20,
+                },
+                "rare: tag that never matches": {
+                    "service": "svc07",
+                    "tags": '{"http.route":"/none"}',
+                    "limit": 20,
+                },
+            }
+            print(f"search over {args.search_spans:,} stored spans (loaded in {load_s:.1f} s):")
+            for name, params in searches.items():
+                print(
+                    f"  {name}: median {1000 * timed(f'{query}/api/traces', params, runs=5):.0f} ms (target 500 ms)"
+                )
+        finally:
+            stop(proc)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""Run the embedded backend: two waitress servers (OTLP and query) on one event loop."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from obskit.errors import InputError
+from obskit.serve.app import OtlpApp, QueryApp
+from obskit.serve.metrics import ServeMetrics
+from obskit.serve.receiver import Limits
+from obskit.serve.store import SpanStore
+
+log = logging.getLogger("obskit.serve")
+
+
+@dataclass
+class ServeConfig:
+    host: str = "127.0.0.1"
+    otlp_port: int = 4318
+    query_port: int = 16686
+    data_dir: Path = Path(".obskit")
+    limits: Limits = field(default_factory=Limits)
+    max_age_s: float | None = 7 * 24 * 3600
+    max_bytes: int | None = 1 << 30
+    max_pending_spans: int = 100_000
+    threads: int = 8
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class Backend:
+    """The running backend. ``start()`` binds both ports; ``run()`` serves until ``stop()``
+    (or SIGTERM/SIGINT when run from the main thread); ``close()`` commits and releases."""
+
+    def __init__(self, config: ServeConfig) -> None:
+        self.config = config
+        self.store = SpanStore(
+            config.data_dir,
+            max_pending_spans=config.max_pending_spans,
+            max_age_s=config.max_age_s,
+            max_bytes=config.max_bytes,
+        )
+        self.metrics = ServeMetrics(self.store.used_bytes, lambda: self.store.pending_spans)
+        self._map: dict[int, Any] = {}
+        self._servers: list[Any] = []
+        self._stopping = False
+
+    def start(self) -> None:
+        from waitress.server import create_server
+
+        body_cap = self.config.limits.max_body_bytes * 2
+        for app, port in (
+            (OtlpApp(self.store, self.metrics, self.config.limits), self.config.otlp_port),
+            (QueryApp(self.store, self.metrics), self.config.query_port),
+        ):
+            try:
+                server = create_server(
+                    app,
+                    map=self._map,
+                    host=self.config.host,
+                    port=port,
+                    threads=self.config.threads,
+                    max_request_body_size=body_cap,
+                    ident="obskit",
+                    clear_untrusted_proxy_headers=True,
+                )
+            except OSError as err:
+                self.close()
+                raise InputError(
+                    f"cannot listen on {self.config.host}:{port}: {err.strerror or err}; "
+                    "pick another port (--otlp-port / --query-port) or stop what uses it"
+                ) from None
+            self._servers.append(server)
+
+    @property
+    def otlp_port(self) -> int:
+        return int(self._servers[0].effective_port)
+
+    @property
+    def query_port(self) -> int:
+        return int(self._servers[1].effective_port)
+
+    def run(self, on_ready: Callable[[], None] | None = None) -> None:
+        from waitress import wasyncore
+
+        if on_ready:
+            on_ready()
+        try:
+            while not self._stopping and self._map:
+                wasyncore.loop(timeout=0.5, map=self._map, count=1, use_poll=True)
+        except (SystemExit, KeyboardInterrupt):
+            pass
+        finally:
+            self.close()
+
+    def stop(self, *_: Any) -> None:
+        self._stopping = True
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def close(self) -> None:
+        """Stop accepting, finish in-flight requests, commit what is queued."""
+        from waitress import wasyncore
+
+        for server in self._servers:
+            server.close()  # the listening socket: no new connections
+        for server in self._servers:
+            server.task_dispatcher.shutdown(timeout=10)
+        wasyncore.close_all(self._map)
+        self._servers = []
+        self.store.close()
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False

@@ -1,0 +1,378 @@
+"""The embedded backend's durable span store: SQLite in WAL mode.
+
+One writer thread owns the write connection and commits batches from many requests at once
+(group commit), so a request is acknowledged only after its spans are committed, and a burst
+of small exports costs one transaction, not hundreds. Readers use their own connections; WAL
+lets them read while the writer writes.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from obskit.model import Event, Link, Reference, RefType, Span, SpanKind, StatusCode, Trace
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id    TEXT    NOT NULL,
+    span_id     TEXT    NOT NULL,
+    parent_id   TEXT    NOT NULL,
+    service     TEXT    NOT NULL,
+    operation   TEXT    NOT NULL,
+    kind        INTEGER NOT NULL,
+    start_ns    INTEGER NOT NULL,
+    duration_ns INTEGER NOT NULL,
+    error       INTEGER NOT NULL,
+    body        BLOB    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id, span_id);
+CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns);
+CREATE INDEX IF NOT EXISTS spans_by_operation ON spans (service, operation, start_ns);
+CREATE INDEX IF NOT EXISTS spans_by_start ON spans (start_ns);
+CREATE INDEX IF NOT EXISTS spans_by_duration ON spans (service, duration_ns);
+"""
+
+INSERT = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+
+
+class StoreOverloaded(Exception):
+    """More spans are waiting to be committed than the store accepts; retry later."""
+
+
+class StoreClosed(Exception):
+    """The store is shutting down."""
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """A Jaeger-style search: traces holding at least one span that matches every filter."""
+
+    service: str
+    operation: str | None = None
+    start_ns: int | None = None
+    end_ns: int | None = None
+    min_duration_ns: int | None = None
+    max_duration_ns: int | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    limit: int = 20
+
+
+@dataclass
+class _Batch:
+    rows: list[tuple[Any, ...]]
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
+
+
+class SpanStore:
+    """Spans on disk under ``data_dir/spans.db``.
+
+    ``write`` blocks until the spans are committed; it raises :class:`StoreOverloaded` when
+    more than ``max_pending_spans`` are already waiting, so the receiver can answer 503.
+    Retention: spans older than ``max_age_s`` and, above ``max_bytes``, the oldest spans are
+    deleted by the writer thread every ``retention_interval_s``.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | Path,
+        *,
+        max_pending_spans: int = 100_000,
+        max_age_s: float | None = 7 * 24 * 3600,
+        max_bytes: int | None = 1 << 30,
+        retention_interval_s: float = 30.0,
+    ) -> None:
+        self.path = Path(data_dir) / "spans.db"
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.max_pending_spans = max_pending_spans
+        self.max_age_s = max_age_s
+        self.max_bytes = max_bytes
+        self.retention_interval_s = retention_interval_s
+        self._queue: queue.Queue[_Batch | None] = queue.Queue()
+        self._pending = 0
+        self._pending_lock = threading.Lock()
+        self._closed = False
+        self._local = threading.local()
+        writer = self._connect()
+        writer.executescript(SCHEMA)
+        self._writer = threading.Thread(
+            target=self._write_loop, args=(writer,), name="obskit-store-writer", daemon=True
+        )
+        self._writer.start()
+
+    # --- connections ---------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a commit survives the process being killed (the WAL is in the
+        # OS page cache); only a power loss can take the last transactions.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    # --- writing -------------------------------------------------------------------------
+
+    @property
+    def pending_spans(self) -> int:
+        return self._pending
+
+    def write(self, spans: Sequence[Span]) -> None:
+        """Store spans; returns once they are committed to disk."""
+        if not spans:
+            return
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        with self._pending_lock:
+            if self._pending + len(spans) > self.max_pending_spans and self._pending:
+                raise StoreOverloaded(f"{self._pending} spans waiting to be committed")
+            self._pending += len(spans)
+        batch = _Batch([span_row(span) for span in spans])
+        self._queue.put(batch)
+        batch.done.wait()
+        if batch.error is not None:
+            raise batch.error
+
+    def _write_loop(self, conn: sqlite3.Connection) -> None:
+        next_retention = time.monotonic() + self.retention_interval_s
+        while True:
+            try:
+                first = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                first = _Batch([])
+            batches = [first]
+            # Group commit: take everything that queued up while we were busy.
+            while True:
+                try:
+                    batches.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = None in batches
+            live = [b for b in batches if b is not None and b.rows]
+            if live:
+                self._commit(conn, live)
+            if time.monotonic() >= next_retention:
+                self.enforce_retention(conn)
+                next_retention = time.monotonic() + self.retention_interval_s
+            if stop:
+                conn.close()
+                return
+
+    def _commit(self, conn: sqlite3.Connection, batches: list[_Batch]) -> None:
+        error: BaseException | None = None
+        try:
+            conn.execute("BEGIN")
+            for batch in batches:
+                conn.executemany(INSERT, batch.rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            error = err
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+        with self._pending_lock:
+            self._pending -= sum(len(b.rows) for b in batches)
+        for batch in batches:
+            batch.error = error
+            batch.done.set()
+
+    def enforce_retention(self, conn: sqlite3.Connection | None = None) -> int:
+        """Delete spans past the age limit, then the oldest ones above the size limit."""
+        conn = conn or self._reader()
+        deleted = 0
+        if self.max_age_s is not None:
+            cutoff = time.time_ns() - int(self.max_age_s * 1e9)
+            deleted += conn.execute("DELETE FROM spans WHERE start_ns < ?", (cutoff,)).rowcount
+        if self.max_bytes is not None:
+            while self.used_bytes(conn) > self.max_bytes:
+                count = conn.execute("SELECT count(*) FROM spans").fetchone()[0]
+                if not count:
+                    break
+                (cutoff,) = conn.execute(
+                    "SELECT start_ns FROM spans ORDER BY start_ns LIMIT 1 OFFSET ?",
+                    (max(count // 10, 1) - 1,),
+                ).fetchone()
+                deleted += conn.execute("DELETE FROM spans WHERE start_ns <= ?", (cutoff,)).rowcount
+        return deleted
+
+    def used_bytes(self, conn: sqlite3.Connection | None = None) -> int:
+        conn = conn or self._reader()
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+        free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+        size = conn.execute("PRAGMA page_size").fetchone()[0]
+        return int((pages - free) * size)
+
+    def close(self) -> None:
+        """Commit what is queued, then stop the writer."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join()
+
+    # --- reading -------------------------------------------------------------------------
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        rows = (
+            self._reader()
+            .execute("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns", (trace_id,))
+            .fetchall()
+        )
+        if not rows:
+            return None
+        return Trace(trace_id=trace_id, spans=tuple(row_span(row) for row in rows))
+
+    def find_trace_ids(self, query: TraceQuery) -> list[str]:
+        """Ids of the most recent matching traces, newest first (at most ``query.limit``)."""
+        where, params = ["service = ?"], [query.service]
+        if query.operation:
+            where.append("operation = ?")
+            params.append(query.operation)
+        if query.start_ns is not None:
+            where.append("start_ns >= ?")
+            params.append(query.start_ns)
+        if query.end_ns is not None:
+            where.append("start_ns <= ?")
+            params.append(query.end_ns)
+        if query.min_duration_ns is not None:
+            where.append("duration_ns >= ?")
+            params.append(query.min_duration_ns)
+        if query.max_duration_ns is not None:
+            where.append("duration_ns <= ?")
+            params.append(query.max_duration_ns)
+        for key, value in query.tags.items():
+            where.append(_tag_condition(key))
+            params.extend([key, value, value])
+        sql = f"SELECT trace_id FROM spans WHERE {' AND '.join(where)} ORDER BY start_ns DESC"
+        found: dict[str, None] = {}
+        # Walk the (service, start) index newest first and stop at `limit` distinct traces.
+        for (trace_id,) in self._reader().execute(sql, params):
+            found[trace_id] = None
+            if len(found) >= query.limit:
+                break
+        return list(found)
+
+    def find_traces(self, query: TraceQuery) -> list[Trace]:
+        traces = (self.get_trace(trace_id) for trace_id in self.find_trace_ids(query))
+        return [trace for trace in traces if trace is not None]
+
+    def services(self) -> list[str]:
+        rows = self._reader().execute("SELECT DISTINCT service FROM spans ORDER BY service")
+        return [service for (service,) in rows]
+
+    def operations(self, service: str) -> list[tuple[str, int]]:
+        rows = self._reader().execute(
+            "SELECT DISTINCT operation, kind FROM spans WHERE service = ? ORDER BY operation, kind",
+            (service,),
+        )
+        return [(operation, kind) for operation, kind in rows]
+
+    def dependencies(self, end_ns: int, lookback_ns: int) -> list[tuple[str, str, int]]:
+        """(parent service, child service, calls) for spans started in the window."""
+        rows = self._reader().execute(
+            """
+            SELECT parent.service, child.service, count(*)
+            FROM spans AS child
+            JOIN spans AS parent
+              ON parent.trace_id = child.trace_id AND parent.span_id = child.parent_id
+            WHERE child.start_ns BETWEEN ? AND ? AND parent.service != child.service
+            GROUP BY parent.service, child.service
+            ORDER BY parent.service, child.service
+            """,
+            (end_ns - lookback_ns, end_ns),
+        )
+        return [(parent, child, calls) for parent, child, calls in rows]
+
+    def span_count(self) -> int:
+        return int(self._reader().execute("SELECT count(*) FROM spans").fetchone()[0])
+
+
+def _tag_condition(key: str) -> str:
+    """A span matches a tag filter on one of its attributes or its resource attributes."""
+    del key  # bound as a parameter, never spliced into SQL
+    return (
+        "(json_extract(body, '$.a.' || json_quote(?)) = ? "
+        "OR CAST(json_extract(body, '$.a.' || json_quote(?)) AS TEXT) = ?)"
+    )
+
+
+# --- rows ----------------------------------------------------------------------------------
+
+
+def span_row(span: Span) -> tuple[Any, ...]:
+    parent = next((r.span_id for r in span.references if r.ref_type is RefType.CHILD_OF), "")
+    body = {
+        "k": int(span.kind),
+        "s": int(span.status),
+        "m": span.status_message,
+        "r": [[r.ref_type.value, r.trace_id, r.span_id] for r in span.references],
+        "a": dict(span.attributes),
+        "res": dict(span.resource),
+        "e": [[e.time_ns, e.name, dict(e.attributes)] for e in span.events],
+        "l": [[lk.trace_id, lk.span_id, dict(lk.attributes)] for lk in span.links],
+        "sc": span.scope,
+    }
+    return (
+        span.trace_id,
+        span.span_id,
+        parent,
+        span.service,
+        span.name,
+        int(span.kind),
+        span.start_ns,
+        span.duration_ns,
+        int(span.is_error),
+        orjson.dumps(body, default=_jsonable),
+    )
+
+
+def row_span(row: Sequence[Any]) -> Span:
+    trace_id, span_id, _parent, service, operation, kind, start_ns, duration_ns, _err, raw = row
+    body = orjson.loads(raw)
+    return Span(
+        trace_id=trace_id,
+        span_id=span_id,
+        name=operation,
+        service=service,
+        start_ns=start_ns,
+        end_ns=start_ns + duration_ns,
+        kind=SpanKind(kind),
+        status=StatusCode(body["s"]),
+        status_message=body["m"],
+        references=tuple(Reference(RefType(t), tr, sp) for t, tr, sp in body["r"]),
+        attributes=body["a"],
+        resource=body["res"],
+        events=tuple(Event(t, name, attrs) for t, name, attrs in body["e"]),
+        links=tuple(Link(tr, sp, attrs) for tr, sp, attrs in body["l"]),
+        scope=body["sc"],
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, bytes):
+        import base64
+
+        return base64.b64encode(value).decode()
+    if isinstance(value, tuple | set | frozenset):
+        return list(value)
+    return str(value)
+
+
+def iter_spans(traces: Iterable[Trace]) -> Iterator[Span]:
+    for trace in traces:
+        yield from trace.spans

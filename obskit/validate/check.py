@@ -1,0 +1,61 @@
+"""One check: a name, the validator it needs (if any), and a function that looks at the stack
+and returns whether it passed with a one-or-few-line detail."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from obskit.validate.result import CheckResult, Status
+from obskit.validate.stackdir import FileProblem, StackDir
+from obskit.validate.tools import Tool
+
+MAX_DETAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    detail: str
+
+
+def passed(detail: str) -> Outcome:
+    return Outcome(True, detail)
+
+
+def failed(problems: list[str] | str) -> Outcome:
+    lines = [problems] if isinstance(problems, str) else problems
+    if len(lines) > MAX_DETAIL_LINES:
+        more = len(lines) - MAX_DETAIL_LINES
+        lines = [*lines[:MAX_DETAIL_LINES], f"… and {more} more"]
+    return Outcome(False, "\n".join(lines))
+
+
+# A tool check gets the argv prefix that runs its tool; an own check gets an empty list.
+CheckFunc = Callable[[StackDir, list[str]], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    func: CheckFunc
+    tool: Tool | None = None
+
+    def run(self, stack: StackDir) -> CheckResult:
+        argv: list[str] = []
+        if self.tool is not None:
+            found = self.tool.command()
+            if found is None:
+                status = Status.MISSING if self.tool.required else Status.SKIPPED
+                detail = f"{self.tool.name} is not installed: {self.tool.install_hint}"
+                if not self.tool.required:
+                    detail += " (optional)"
+                return CheckResult(
+                    self.name, status, detail, self.tool.install_hint, self.tool.name
+                )
+            argv = found
+        try:
+            outcome = self.func(stack, argv)
+        except FileProblem as problem:
+            outcome = Outcome(False, str(problem))
+        return CheckResult(self.name, Status.OK if outcome.ok else Status.FAILED, outcome.detail)

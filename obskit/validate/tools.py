@@ -1,0 +1,72 @@
+"""The external validators ``obskit validate`` runs: where to find them, how to install them,
+and running one with its whole output (promtool prints successes on stdout and failures on
+stderr; both go to one pipe so the lines stay in order)."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    install_hint: str
+    required: bool = True  # a missing required tool fails the run unless --allow-missing
+    python_module: str = ""  # run as `python -m MODULE` when importable next to obskit
+
+    def command(self) -> list[str] | None:
+        """The argv prefix that runs the tool, or None when it is not installed."""
+        if self.python_module and importlib.util.find_spec(self.python_module) is not None:
+            return [sys.executable, "-m", self.python_module]
+        found = shutil.which(self.name)
+        return [found] if found else None
+
+
+PROMTOOL = Tool("promtool", "apt-get install prometheus")
+AMTOOL = Tool("amtool", "apt-get install prometheus-alertmanager")
+CHECK_JSONSCHEMA = Tool(
+    "check-jsonschema", "pip install check-jsonschema", python_module="check_jsonschema"
+)
+# Compose v1 is optional: check-jsonschema already checks the current compose spec; v1 adds
+# interpolation of .env and cross-references (depends_on targets) on top.
+DOCKER_COMPOSE = Tool("docker-compose", "apt-get install docker-compose", required=False)
+
+
+@dataclass(frozen=True)
+class ToolRun:
+    returncode: int
+    output: str  # stdout and stderr, interleaved as the tool wrote them
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0
+
+
+def run(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> ToolRun:
+    """Run a validator in ``cwd`` (paths in its messages are then relative to the stack)."""
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            errors="replace",
+            timeout=TIMEOUT_S,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return ToolRun(124, f"{Path(argv[0]).name} did not finish within {TIMEOUT_S:.0f}s")
+    except OSError as err:
+        return ToolRun(126, f"could not run {Path(argv[0]).name}: {err}")
+    return ToolRun(proc.returncode, proc.stdout)
