@@ -212,4 +212,3 @@ class SpanTree:
                 gaps.append((covered_to, start))
             covered_to = end if covered_to is None else max(covered_to, end)
         return gaps
-

@@ -41,7 +41,9 @@ class RootPath:
     entered: list[int]
 
 
-def walk(tree: SpanTree, projection: Projection, root: int, *, jaeger_compat: bool = False) -> RootPath:
+def walk(
+    tree: SpanTree, projection: Projection, root: int, *, jaeger_compat: bool = False
+) -> RootPath:
     starts, ends, kept = projection.starts, projection.ends, projection.kept
     children, ids = tree.children, tree.ids
     merge = not jaeger_compat

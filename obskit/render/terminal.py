@@ -46,8 +46,12 @@ def render(report: TraceReport, *, width: int = 100, color: bool = False) -> str
 
 
 def print_report(report: TraceReport, console: Console) -> None:
+    from rich.text import Text
+
     for block in blocks(report):
-        console.print(block)
+        # Text lines are one line each (a long reason should not break mid-sentence into the
+        # next row); the terminal may still wrap them visually.
+        console.print(block, soft_wrap=isinstance(block, Text))
 
 
 def blocks(report: TraceReport) -> list[RenderableType]:
@@ -76,8 +80,9 @@ def _header(report: TraceReport) -> RenderableType:
     text.append(", ".join(printable(s) for s in report.services))
     if report.by_service:
         text.append("\nCritical path by service: ", style="dim")
-        parts = [f"{printable(s.service)} {percent(s.share)}" for s in report.by_service[:6]]
-        more = len(report.by_service) - 6
+        holding = [s for s in report.by_service if s.critical_ns > 0]
+        parts = [f"{printable(s.service)} {percent(s.share)}" for s in holding[:6]]
+        more = len(holding) - 6
         text.append(" · ".join(parts) + (f" · {more} more" if more > 0 else ""))
     if len(report.roots) > 1:
         text.append(
@@ -113,7 +118,7 @@ def _flagged(report: TraceReport) -> RenderableType:
         if hop.external:
             text.append(" (external)", style="magenta")
         text.append(f"  {printable(hop.operation)}  ")
-        text.append(f"CP {duration(hop.critical_inclusive_ns)}", style="bold")
+        text.append(f"CP {duration(hop.critical_ns)}", style="bold")
         text.append(f" ({percent(hop.share)})\n")
         if hop.reason:
             text.append(f"    {printable(hop.reason)}\n", style="italic")
@@ -136,9 +141,9 @@ def _critical_path(report: TraceReport) -> RenderableType:
         expand=False,
     )
     table.add_column("service", no_wrap=True, overflow="ellipsis", max_width=24)
-    table.add_column("operation", no_wrap=True, overflow="ellipsis", max_width=40)
-    table.add_column("CP time", justify="right", no_wrap=True)
-    table.add_column("share", justify="right", no_wrap=True)
+    table.add_column("operation", no_wrap=True, overflow="ellipsis", max_width=36)
+    table.add_column("CP time", justify="right", no_wrap=True, min_width=9)
+    table.add_column("share", justify="right", no_wrap=True, min_width=6)
     table.add_column("", no_wrap=True, min_width=20)
     for op in report.by_operation[:TABLE_ROWS]:
         table.add_row(
@@ -170,6 +175,10 @@ def _tree(report: TraceReport) -> RenderableType:
         text.append("  (the report carries no trace; nothing to draw)\n", style="dim")
         return text
     spans_tree = tree.build(report.trace, report.span_critical_ns)
+    # where an uninstrumented call went, when the analysis could name it
+    external = {
+        hop.span_id: hop.callee for hop in report.hops if hop.external and hop.callee != "unknown"
+    }
     rows, cut = tree.rows(spans_tree, max_rows=TREE_ROWS)
     for row in rows:
         text.append(row.guides, style="dim")
@@ -180,7 +189,10 @@ def _tree(report: TraceReport) -> RenderableType:
                 style="dim",
             )
             if row.critical_ns:
-                text.append(f"  CP {duration(row.critical_ns)} in {run.on_path}", style="dim")
+                text.append(
+                    f"  ({run.on_path} on the critical path, CP {duration(row.critical_ns)})",
+                    style="dim",
+                )
             text.append("\n")
             continue
         span = row.span
@@ -193,6 +205,8 @@ def _tree(report: TraceReport) -> RenderableType:
         text.append(f"  {duration(span.duration_ns)}", style="dim")
         if critical:
             text.append(f"  CP {duration(row.critical_ns)}", style="red")
+        if span.span_id in external:
+            text.append(f"  → {labels.shorten(external[span.span_id], 30)}", style="magenta")
         if span.is_error:
             text.append("  error", style="bold red")
         if row.hidden:

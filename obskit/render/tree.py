@@ -2,15 +2,15 @@
 long runs of look-alike siblings collapsed, and whole off-path subtrees folded away when the
 tree would not fit. Iterative, so a 5,000-deep chain or a 20,000-wide fan-out is fine.
 
-The parent rule is the model's (obskit/model/span.py): the first same-trace CHILD_OF
-reference, else the first same-trace FOLLOWS_FROM; a parent not in the trace makes a root.
+The parent rule is the analysis' (obskit/analysis/tree.py), so the tree drawn is the tree
+the critical path was computed on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from obskit.model import RefType, Span, Trace
+from obskit.model import Span, Trace
 
 RUN_MIN = 5  # siblings with the same service and operation collapse from this many on
 RUN_HEAD = 2  # ... showing the first two and the last one
@@ -50,26 +50,17 @@ class SpanTree:
 
 
 def build(trace: Trace, span_critical_ns: dict[str, int]) -> SpanTree:
-    spans = list(trace.spans)
-    first_index: dict[str, int] = {}
-    for i, span in enumerate(spans):
-        first_index.setdefault(span.span_id, i)
-    parents = [_parent_index(span, i, first_index, trace.trace_id) for i, span in enumerate(spans)]
+    from obskit.analysis.tree import NO_PARENT
+    from obskit.analysis.tree import SpanTree as AnalysisTree
+
+    # the analysis' own tree, so the picture follows the one parent rule (and its handling
+    # of duplicate ids, orphans and cycles) that the numbers came from
+    linked = AnalysisTree(trace)
+    spans = list(linked.spans)
     children: list[list[int]] = [[] for _ in spans]
     roots: list[int] = []
-    for i, parent in enumerate(parents):
-        (roots if parent is None else children[parent]).append(i)
-    order = _preorder(spans, roots, children)
-    # A reference cycle leaves spans unreachable from any root: show them as roots.
-    if len(order) < len(spans):
-        seen = set(order)
-        extra = [i for i in range(len(spans)) if i not in seen]
-        for i in extra:
-            parent = parents[i]
-            if parent is not None and i in children[parent]:
-                children[parent].remove(i)
-        roots.extend(extra)
-        order = _preorder(spans, roots, children)
+    for i, parent in enumerate(linked.parent):
+        (roots if parent == NO_PARENT else children[parent]).append(i)
 
     def key(i: int) -> tuple[int, str, int]:
         return (spans[i].start_ns, spans[i].span_id, i)
@@ -77,6 +68,7 @@ def build(trace: Trace, span_critical_ns: dict[str, int]) -> SpanTree:
     roots.sort(key=key)
     for kids in children:
         kids.sort(key=key)
+    order = _preorder(spans, roots, children)
     own = [span_critical_ns.get(span.span_id, 0) for span in spans]
     sub_crit = list(own)
     size = [1] * len(spans)
@@ -85,18 +77,6 @@ def build(trace: Trace, span_critical_ns: dict[str, int]) -> SpanTree:
             sub_crit[i] += sub_crit[child]
             size[i] += size[child]
     return SpanTree(spans, roots, children, own, sub_crit, size)
-
-
-def _parent_index(span: Span, index: int, first: dict[str, int], trace_id: str) -> int | None:
-    chosen = None
-    for wanted in (RefType.CHILD_OF, RefType.FOLLOWS_FROM):
-        for ref in span.references:
-            if ref.ref_type is wanted and ref.trace_id in (trace_id, span.trace_id):
-                chosen = first.get(ref.span_id)
-                break
-        if chosen is not None:
-            break
-    return None if chosen == index else chosen
 
 
 def _preorder(spans: list[Span], roots: list[int], children: list[list[int]]) -> list[int]:

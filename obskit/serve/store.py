@@ -32,7 +32,7 @@ CREATE TABLE IF NOT EXISTS spans (
     start_ns    INTEGER NOT NULL,
     duration_ns INTEGER NOT NULL,
     error       INTEGER NOT NULL,
-    body        BLOB    NOT NULL
+    body        TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns);
@@ -256,8 +256,8 @@ class SpanStore:
             where.append("duration_ns <= ?")
             params.append(query.max_duration_ns)
         for key, value in query.tags.items():
-            where.append(_tag_condition(key))
-            params.extend([key, value, value])
+            where.append(_TAG_MATCH)
+            params.extend(_tag_params(key, value))
         sql = f"SELECT trace_id FROM spans WHERE {' AND '.join(where)} ORDER BY start_ns DESC"
         found: dict[str, None] = {}
         # Walk the (service, start) index newest first and stop at `limit` distinct traces.
@@ -302,13 +302,17 @@ class SpanStore:
         return int(self._reader().execute("SELECT count(*) FROM spans").fetchone()[0])
 
 
-def _tag_condition(key: str) -> str:
-    """A span matches a tag filter on one of its attributes or its resource attributes."""
-    del key  # bound as a parameter, never spliced into SQL
-    return (
-        "(json_extract(body, '$.a.' || json_quote(?)) = ? "
-        "OR CAST(json_extract(body, '$.a.' || json_quote(?)) AS TEXT) = ?)"
-    )
+_TAG_MATCH = (
+    "(CASE json_type(body, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
+    "ELSE CAST(json_extract(body, ?) AS TEXT) END) = ?"
+)
+
+
+def _tag_params(key: str, value: str) -> list[str]:
+    """A span matches a tag filter on one of its attributes, compared as text (as Jaeger does).
+    The key is bound as a JSON path parameter, never spliced into SQL."""
+    path = "$.a." + orjson.dumps(key).decode()
+    return [path, path, value]
 
 
 # --- rows ----------------------------------------------------------------------------------
@@ -337,7 +341,7 @@ def span_row(span: Span) -> tuple[Any, ...]:
         span.start_ns,
         span.duration_ns,
         int(span.is_error),
-        orjson.dumps(body, default=_jsonable),
+        orjson.dumps(body, default=_jsonable).decode(),
     )
 
 

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 from obskit.errors import InputError
 
 if TYPE_CHECKING:
-    from obskit.sources.http import HttpClient
+    from collections.abc import Callable
+
+    from obskit.sources.http import HttpSettings
     from obskit.stack.spec import Spec
 
 TRACE_ID_RE = re.compile(r"^[0-9a-f]{1,32}$")
@@ -42,6 +44,8 @@ class TraceSource(Protocol):
     description: str
 
     def fetch(self, trace_id: str | None) -> Payload: ...
+
+    def close(self) -> None: ...
 
 
 def normalize_trace_id(raw: str) -> str:
@@ -70,9 +74,12 @@ def resolve_source(
     file: str | None = None,
     spec: Spec | None = None,
     env: Mapping[str, str] | None = None,
-    client: HttpClient | None = None,
+    settings: Callable[[], HttpSettings] | None = None,
 ) -> TraceSource:
-    """The trace source for these options; see the module docstring for the order."""
+    """The trace source for these options; see the module docstring for the order.
+
+    ``settings`` is called only for a network source, so a broken token file does not get in
+    the way of reading a local file."""
     env = os.environ if env is None else env
     given = [
         (opt, v) for opt, v in (("--jaeger", jaeger), ("--tempo", tempo), ("--file", file)) if v
@@ -107,10 +114,9 @@ def resolve_source(
                 hint="pass --jaeger URL, --tempo URL or --file PATH (- for stdin), set "
                 "OBSKIT_JAEGER_URL or OBSKIT_TEMPO_URL, or run where obskit.yaml is",
             )
-    if client is None:
-        from obskit.sources.http import HttpClient
+    from obskit.sources.http import HttpClient
 
-        client = HttpClient()
+    client = HttpClient(settings() if settings else None)
     if jaeger:
         from obskit.sources.jaeger import JaegerSource
 

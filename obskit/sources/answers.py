@@ -58,7 +58,7 @@ def failure(answer: HttpAnswer, what: str, detail: str | None = None) -> Backend
     detail = detail if detail is not None else answer.text_line
     tried = f" after {answer.retries} retries" if answer.retries else ""
     reason = f" {answer.reason}" if answer.reason else ""
-    message = f"{what} answered {answer.status}{reason}{tried} for {answer.url}"
+    message = f"{what} answered {answer.status}{reason}{tried} ({answer.url})"
     if detail:
         message += f": {detail}"
     hint = None

@@ -16,6 +16,9 @@ class FileSource:
         self.path = path
         self.description = "stdin" if path == "-" else path
 
+    def close(self) -> None:
+        pass
+
     def fetch(self, trace_id: str | None = None) -> Payload:
         if self.path == "-":
             data = sys.stdin.buffer.read()

@@ -48,7 +48,7 @@ START_HINT = (
 @dataclass(frozen=True)
 class HttpSettings:
     timeout_s: float = DEFAULT_TIMEOUT_S
-    retries: int = 3  # on 429 and 5xx; connection failures get 2 quick retries
+    retries: int = 3  # on 429 and 5xx; a failed connection is retried once, at once
     backoff_s: float = 0.5  # 0, 1, 2 s ... between status retries (urllib3's schedule)
     max_bytes: int = DEFAULT_MAX_BYTES
     ca_bundle: str | None = None
@@ -155,7 +155,7 @@ class HttpClient:
             self._session = None
 
     def get(self, url: str, *, what: str, accept: str = "application/json") -> HttpAnswer:
-        """GET ``url``; ``what`` names the backend in error messages (``Jaeger at URL``).
+        """GET ``url``; ``what`` names the backend in error messages (``Jaeger``).
 
         Any status comes back as an answer (the caller knows what a 404 means for its API);
         transport failures, a truncated body and an oversized body raise :class:`BackendError`.
@@ -172,30 +172,31 @@ class HttpClient:
             )
         except requests.exceptions.SSLError as err:
             raise BackendError(
-                f"{what}: TLS failed for {url}: {_root_cause(err)}",
+                f"TLS with {what} failed at {url}: {_root_cause(err)}",
                 hint="pass --ca-bundle PATH (or set OBSKIT_CA_BUNDLE) if it uses a private CA",
             ) from None
         except requests.exceptions.ConnectTimeout:
             raise BackendError(
-                f"{what}: could not connect to {url} within {self.settings.timeout_s:g} s",
+                f"cannot connect to {what} at {url}: "
+                f"no answer within {self.settings.timeout_s:g} s",
                 hint=START_HINT,
             ) from None
         except requests.exceptions.ConnectionError as err:
             if _is_timeout(err):
                 raise BackendError(
-                    f"{what}: no answer from {url} within {self.settings.timeout_s:g} s",
+                    f"{what} did not answer within {self.settings.timeout_s:g} s ({url})",
                     hint="raise --timeout (or OBSKIT_TIMEOUT) if the backend is just slow",
                 ) from None
             raise BackendError(
-                f"{what}: cannot connect to {url}: {_root_cause(err)}", hint=START_HINT
+                f"cannot connect to {what} at {url}: {_root_cause(err)}", hint=START_HINT
             ) from None
         except requests.exceptions.Timeout:
             raise BackendError(
-                f"{what}: no answer from {url} within {self.settings.timeout_s:g} s",
+                f"{what} did not answer within {self.settings.timeout_s:g} s ({url})",
                 hint="raise --timeout (or OBSKIT_TIMEOUT) if the backend is just slow",
             ) from None
         except requests.exceptions.RequestException as err:
-            raise BackendError(f"{what}: request to {url} failed: {_root_cause(err)}") from None
+            raise BackendError(f"request to {what} at {url} failed: {_root_cause(err)}") from None
         with response:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > limit:
@@ -226,32 +227,34 @@ class HttpClient:
                     raise _too_large(what, url, limit)
                 if time.monotonic() > deadline:
                     raise BackendError(
-                        f"{what}: {url} is still sending after "
-                        f"{max(4 * self.settings.timeout_s, 60.0):g} s; gave up"
+                        f"{what} was still sending after "
+                        f"{max(4 * self.settings.timeout_s, 60.0):g} s; gave up ({url})"
                     )
                 chunks.append(chunk)
-        except requests.exceptions.ChunkedEncodingError:
-            got = size
+        except requests.exceptions.ChunkedEncodingError as err:
+            got = _bytes_read(err, size)
             expected = response.headers.get("Content-Length")
             of = f" of {expected}" if expected else ""
             raise BackendError(
-                f"{what}: the answer from {url} was cut off after {got}{of} bytes",
+                f"{what}'s answer was cut off after {got}{of} bytes ({url})",
                 hint="the connection closed early; try again, or check the backend's logs",
             ) from None
         except requests.exceptions.ConnectionError as err:
             if _is_timeout(err):
                 raise BackendError(
-                    f"{what}: {url} stopped sending for {self.settings.timeout_s:g} s "
-                    f"after {size} bytes",
+                    f"{what} stopped sending for {self.settings.timeout_s:g} s "
+                    f"after {size} bytes ({url})",
                     hint="raise --timeout (or OBSKIT_TIMEOUT) if the backend is just slow",
                 ) from None
-            raise BackendError(f"{what}: reading {url} failed: {_root_cause(err)}") from None
+            raise BackendError(
+                f"reading {what}'s answer failed: {_root_cause(err)} ({url})"
+            ) from None
         return b"".join(chunks)
 
 
 def _too_large(what: str, url: str, limit: int) -> BackendError:
     return BackendError(
-        f"{what}: the answer from {url} is larger than {limit} bytes",
+        f"{what}'s answer is larger than {limit} bytes ({url})",
         hint="raise OBSKIT_MAX_RESPONSE_BYTES if the trace really is that big",
     )
 
@@ -265,6 +268,10 @@ def _is_timeout(err: BaseException) -> bool:
     current: BaseException | None = err
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        # NewConnectionError subclasses ConnectTimeoutError (urllib3 history), yet means
+        # "refused" or "unreachable", not "slow"
+        if isinstance(current, urllib3.exceptions.NewConnectionError):
+            return False
         if isinstance(current, socket.timeout | TimeoutError | urllib3.exceptions.TimeoutError):
             return True
         if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
@@ -272,6 +279,22 @@ def _is_timeout(err: BaseException) -> bool:
             continue
         current = current.__cause__ or current.__context__ or _first_arg(current)
     return False
+
+
+def _bytes_read(err: BaseException, counted: int) -> int:
+    """How much of a cut-off body arrived: urllib3's IncompleteRead knows, even when the
+    break came inside the first read (before we counted anything)."""
+    import urllib3.exceptions
+
+    current: BaseException | None = err
+    for _ in range(8):
+        if current is None:
+            break
+        if isinstance(current, urllib3.exceptions.IncompleteRead):
+            partial = current.partial
+            return max(partial if isinstance(partial, int) else len(partial), counted)
+        current = _first_arg(current) or current.__cause__ or current.__context__
+    return counted
 
 
 def _first_arg(err: BaseException) -> BaseException | None:
@@ -314,7 +337,7 @@ def _make_session(settings: HttpSettings) -> requests.Session:
 
     retry = Retry(
         total=None,
-        connect=2,
+        connect=1,  # one immediate retry: refused usually means "not running"
         # A read timeout means the backend is overloaded or the trace is huge: asking again
         # at once helps neither, and would multiply the wait.
         read=0,

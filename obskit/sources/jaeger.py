@@ -27,18 +27,21 @@ class JaegerSource:
         self.client = client
         self.description = f"Jaeger at {url}"
 
+    def close(self) -> None:
+        self.client.close()
+
     def fetch(self, trace_id: str | None) -> Payload:
         if not trace_id:
             raise InputError("--trace-id is required with a Jaeger source")
-        v1 = self.client.get(f"{self.url}/api/traces/{trace_id}", what=self.description)
+        v1 = self.client.get(f"{self.url}/api/traces/{trace_id}", what=self.backend)
         if v1.status == 200:
             return self._found(v1, trace_id, empty=_v1_empty)
         message = jaeger_error(v1)
         if v1.status == 404 and message is not None:
             raise self._not_found(trace_id, v1)
         if v1.status not in ROUTE_MISSING or (message is not None and v1.status != 404):
-            raise failure(v1, self.description, message)
-        v3 = self.client.get(f"{self.url}/api/v3/traces/{trace_id}", what=self.description)
+            raise failure(v1, self.backend, message)
+        v3 = self.client.get(f"{self.url}/api/v3/traces/{trace_id}", what=self.backend)
         if v3.status == 200:
             return self._found(v3, trace_id, empty=_v3_empty)
         message = jaeger_error(v3)
@@ -51,7 +54,7 @@ class JaegerSource:
                 hint="point --jaeger at the query service (port 16686 by default), including "
                 "any base path",
             )
-        raise failure(v3, self.description, message)
+        raise failure(v3, self.backend, message)
 
     def _found(
         self, answer: HttpAnswer, trace_id: str, *, empty: Callable[[object], bool]
@@ -62,7 +65,10 @@ class JaegerSource:
         return Payload(data=answer.body, origin=answer.url, backend=self.backend)
 
     def _not_found(self, trace_id: str, answer: HttpAnswer) -> TraceNotFound:
-        return TraceNotFound(f"trace {trace_id} not found in {self.description} ({answer.url})")
+        return TraceNotFound(
+            f"trace {trace_id} not found in {self.backend} ({answer.url})",
+            hint="check the id, and that the trace is within the backend's retention",
+        )
 
 
 def _v1_empty(body: object) -> bool:

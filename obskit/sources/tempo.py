@@ -24,18 +24,21 @@ class TempoSource:
         self.client = client
         self.description = f"Tempo at {url}"
 
+    def close(self) -> None:
+        self.client.close()
+
     def fetch(self, trace_id: str | None) -> Payload:
         if not trace_id:
             raise InputError("--trace-id is required with a Tempo source")
-        v2 = self.client.get(f"{self.url}/api/v2/traces/{trace_id}", what=self.description)
+        v2 = self.client.get(f"{self.url}/api/v2/traces/{trace_id}", what=self.backend)
         if v2.status == 200:
             body = peek_json(v2)
             if isinstance(body, dict) and _v2_empty(body):
                 raise self._not_found(trace_id, v2)
             return Payload(data=v2.body, origin=v2.url, backend=self.backend)
         if v2.status not in ROUTE_MISSING:
-            raise failure(v2, self.description)
-        v1 = self.client.get(f"{self.url}/api/traces/{trace_id}", what=self.description)
+            raise failure(v2, self.backend)
+        v1 = self.client.get(f"{self.url}/api/traces/{trace_id}", what=self.backend)
         if v1.status == 200:
             body = peek_json(v1)
             if isinstance(body, dict) and not (body.get("batches") or body.get("resourceSpans")):
@@ -52,15 +55,18 @@ class TempoSource:
             )
         if v1.status == 422:
             raise BackendError(
-                f"{self.description} refuses trace {trace_id}: it is larger than the "
+                f"{self.backend} refuses trace {trace_id}: it is larger than the "
                 f"backend's max_bytes_per_trace ({v1.url})",
                 hint="raise max_bytes_per_trace in Tempo's overrides, or use Tempo 2.6+ whose "
                 "v2 API returns a partial trace",
             )
-        raise failure(v1, self.description)
+        raise failure(v1, self.backend)
 
     def _not_found(self, trace_id: str, answer: HttpAnswer) -> TraceNotFound:
-        return TraceNotFound(f"trace {trace_id} not found in {self.description} ({answer.url})")
+        return TraceNotFound(
+            f"trace {trace_id} not found in {self.backend} ({answer.url})",
+            hint="check the id, and that the trace is within the backend's retention",
+        )
 
 
 def _v2_empty(body: dict[str, object]) -> bool:

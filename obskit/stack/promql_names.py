@@ -119,8 +119,8 @@ def metric_names(expr: str) -> list[str]:
             i += 1
             continue
         word = text.lower()
-        if word in _LABEL_LISTS and nxt == "(":
-            i = _skip_parens(tokens, i + 1, expr)
+        if word in _LABEL_LISTS:  # group_left/group_right may come without a list
+            i = _skip_parens(tokens, i + 1, expr) if nxt == "(" else i + 1
             continue
         if word in _KEYWORDS or nxt == "(":
             i += 1

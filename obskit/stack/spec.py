@@ -24,6 +24,17 @@ NAME_RULE = (
     "use letters, digits, '.', '_' or '-', starting with a letter or digit, at most 63 characters"
 )
 TRACES_BACKENDS = ("tempo", "jaeger")
+# Names of the stack's own components and Prometheus jobs: a service with one of these names
+# would share a scrape job (and its alerts) with the component.
+RESERVED_NAMES = (
+    "prometheus",
+    "alertmanager",
+    "grafana",
+    "tempo",
+    "jaeger",
+    "otel-collector",
+    "otel-collector-exporter",
+)
 
 
 @dataclass(frozen=True)
@@ -169,6 +180,7 @@ class _Parser:
                 "sampling_ratio",
                 "otlp_endpoint",
                 "retention_days",
+                "query_url",
             ),
         )
         services = tuple(
@@ -404,6 +416,11 @@ class _Parser:
         for i, svc in enumerate(spec.services):
             if svc.name in seen_names:
                 raise SpecError(f"services[{i}].name", f"duplicate service name {svc.name!r}")
+            if svc.name in RESERVED_NAMES:
+                raise SpecError(
+                    f"services[{i}].name",
+                    f"{svc.name!r} is the name of a component of the stack; pick another name",
+                )
             seen_names.add(svc.name)
         for i, ext in enumerate(spec.external):
             if ext.name in seen_names:

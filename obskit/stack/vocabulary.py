@@ -22,7 +22,28 @@ STATUS = "http_response_status_code"
 SERVER_ADDRESS = "server_address"
 SERVER_PORT = "server_port"
 
-# --- collector connectors (prometheus exporter, namespace "traces") -----------------------
+# --- collector connectors (prometheus exporter) -------------------------------------------
+# The span_metrics connector prefixes its `calls` and `duration` metrics with this namespace
+# (its default since contrib 0.109, set explicitly in the generated config); with the
+# histogram unit `s` the Prometheus exporter adds `_seconds`, and `_total` to the counter.
+SPAN_METRICS_NAMESPACE = "traces.span.metrics"
+# Labels of the span metrics: `service.name`, `span.name`, `span.kind`, `status.code` and the
+# configured dimensions, with dots as underscores.
+SPAN_SERVICE = "service_name"
+SPAN_NAME = "span_name"
+SPAN_KIND = "span_kind"
+SPAN_STATUS = "status_code"
+# Span attributes the connector adds as dimensions (stable HTTP semconv).
+SPAN_DIMENSIONS: tuple[str, ...] = (
+    "http.request.method",
+    "http.response.status_code",
+    "http.route",
+    "server.address",
+)
+# The service_graph connector's names are fixed (no namespace option): client, server,
+# connection_type and failed are its labels.
+GRAPH_CLIENT = "client"
+GRAPH_SERVER = "server"
 SPAN_CALLS = "traces_span_metrics_calls_total"
 SPAN_DURATION = "traces_span_metrics_duration_seconds"
 GRAPH_REQUESTS = "traces_service_graph_request_total"
@@ -41,6 +62,13 @@ COLLECTOR_ENQUEUE_FAILED_SPANS = "otelcol_exporter_enqueue_failed_spans_total"
 DEFAULT_BUCKETS_S: tuple[float, ...] = (
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 )  # fmt: skip
+
+
+def histogram_buckets_s(thresholds_ms: list[int] | tuple[int, ...] = ()) -> tuple[float, ...]:
+    """The default buckets plus every latency threshold (in seconds), sorted: a latency SLO
+    can only be measured exactly at a bucket boundary."""
+    bounds = {round(b * 1000) for b in DEFAULT_BUCKETS_S} | set(thresholds_ms)
+    return tuple(ms / 1000 for ms in sorted(bounds))
 
 
 def histogram_series(name: str) -> set[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from obskit.validate.check import Check, Outcome, failed, passed
+from obskit.validate.check import Check, Outcome, failed, passed, plural
 from obskit.validate.stackdir import ALERTMANAGER, StackDir
 from obskit.validate.tools import AMTOOL, run
 
@@ -24,8 +24,9 @@ def check_config(stack: StackDir, amtool: list[str]) -> Outcome:
         for n, what in re.findall(r"- (\d+) (inhibit rules|receivers|templates)", result.output)
     )
     return passed(
-        f"valid; {found.get('receivers', 0)} receivers, "
-        f"{found.get('inhibit rules', 0)} inhibit rules, {found.get('templates', 0)} templates"
+        f"valid; {plural(found.get('receivers', 0), 'receiver')}, "
+        f"{plural(found.get('inhibit rules', 0), 'inhibit rule')}, "
+        f"{plural(found.get('templates', 0), 'template')}"
     )
 
 

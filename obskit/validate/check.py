@@ -19,6 +19,11 @@ class Outcome:
     detail: str
 
 
+def plural(count: int, noun: str, nouns: str = "") -> str:
+    """``1 rule``, ``2 rules``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {nouns or noun + 's'}"
+
+
 def passed(detail: str) -> Outcome:
     return Outcome(True, detail)
 

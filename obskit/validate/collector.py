@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.validate.check import Check, Outcome, failed, passed
+from obskit.validate.check import Check, Outcome, failed, passed, plural
 from obskit.validate.stackdir import COLLECTOR, StackDir
 
 SIGNALS = ("traces", "metrics", "logs", "profiles")
@@ -55,7 +55,11 @@ def pipeline_problems(config: dict[str, Any]) -> list[str]:
         for role, ids in (("receivers", receivers), ("exporters", exporters)):
             if not ids:
                 problems.append(f"{where}: no {role}")
-        for role, ids in (("receiver", receivers), ("processor", processors), ("exporter", exporters)):
+        for role, ids in (
+            ("receiver", receivers),
+            ("processor", processors),
+            ("exporter", exporters),
+        ):
             for dup in sorted({i for i in ids if ids.count(i) > 1}):
                 problems.append(f"{where}: {role} {dup!r} listed twice")
         for rid in receivers:
@@ -100,12 +104,14 @@ def _connector_problems(
             continue  # defined, unused: the Collector ignores it
         if not sources:
             problems.append(
-                f"connector {cid!r} is a receiver in {_names(targets)} but no pipeline exports to it"
+                f"connector {cid!r} is a receiver in {_names(targets)}"
+                " but no pipeline exports to it"
             )
             continue
         if not targets:
             problems.append(
-                f"connector {cid!r} is an exporter in {_names(sources)} but no pipeline receives from it"
+                f"connector {cid!r} is an exporter in {_names(sources)}"
+                " but no pipeline receives from it"
             )
             continue
         kind = component_type(cid)
@@ -156,7 +162,10 @@ def check_pipelines(stack: StackDir, _: list[str]) -> Outcome:
         return failed([f"{COLLECTOR}: {p}" for p in problems])
     pipelines = config["service"]["pipelines"]
     connectors = len(_section(config, "connectors"))
-    return passed(f"{len(pipelines)} pipelines, {connectors} connectors, all components defined")
+    return passed(
+        f"{plural(len(pipelines), 'pipeline')}, {plural(connectors, 'connector')},"
+        " every component defined"
+    )
 
 
 CHECKS = (Check("collector pipelines", check_pipelines),)

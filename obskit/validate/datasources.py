@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from obskit.validate.check import Check, Outcome, failed, passed
+from obskit.validate.check import Check, Outcome, failed, passed, plural
 from obskit.validate.stackdir import DATASOURCES_DIR, StackDir
 
 # Grafana's own pseudo-datasources: always there.
@@ -68,12 +68,18 @@ def dashboard_problems(
             continue
         plugin = var.get("query")
         if plugin and not any(ds.get("type") == plugin for ds in uids.values()):
-            problems.append(f"{rel}: variable ${name}: no provisioned datasource of type {plugin!r}")
+            problems.append(
+                f"{rel}: variable ${name}: no provisioned datasource of type {plugin!r}"
+            )
         current = (var.get("current") or {}).get("value")
-        if isinstance(current, str) and current and not current.startswith("$"):
-            if current not in uids and current not in BUILTIN_UIDS:
-                problems.append(f"{rel}: variable ${name}: default uid {current!r} is not provisioned")
+        if _names_uid(current) and current not in uids and current not in BUILTIN_UIDS:
+            problems.append(f"{rel}: variable ${name}: default uid {current!r} is not provisioned")
     return problems
+
+
+def _names_uid(value: Any) -> bool:
+    """A literal uid (not empty, not a ``$variable``)."""
+    return isinstance(value, str) and bool(value) and not value.startswith("$")
 
 
 def _reference_problem(
@@ -119,8 +125,8 @@ def check_datasources(stack: StackDir, _: list[str]) -> Outcome:
     if problems:
         return failed(problems)
     return passed(
-        f"{len(uids)} datasources; {references} references in"
-        f" {len(stack.dashboard_files)} dashboards resolve"
+        f"{plural(len(uids), 'datasource')}; {plural(references, 'reference')} in"
+        f" {plural(len(stack.dashboard_files), 'dashboard')} resolve"
     )
 
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from obskit.validate.check import Check, Outcome, failed, passed
+from obskit.validate.check import Check, Outcome, failed, passed, plural
 from obskit.validate.collector import component_type
 from obskit.validate.interpolation import interpolate_all
 from obskit.validate.stackdir import COLLECTOR, COMPOSE, StackDir
@@ -58,7 +58,9 @@ def compose_bindings(compose: dict[str, Any]) -> tuple[list[Binding], list[str]]
                 continue
             match = _SHORT.match(str(entry))
             if not match:
-                problems.append(f"{COMPOSE}: {owner} has a port entry Compose cannot read: {entry!r}")
+                problems.append(
+                    f"{COMPOSE}: {owner} has a port entry Compose cannot read: {entry!r}"
+                )
                 continue
             if match.group("host"):
                 ip, proto = match.group("ip") or "", match.group("proto") or "tcp"
@@ -106,7 +108,10 @@ def collector_bindings(config: dict[str, Any]) -> list[Binding]:
         prom = (((reader or {}).get("pull") or {}).get("exporter") or {}).get("prometheus") or {}
         if "port" in prom:
             listening.append(
-                (f"service.telemetry.metrics.readers[{i}]", f"{prom.get('host', '')}:{prom['port']}")
+                (
+                    f"service.telemetry.metrics.readers[{i}]",
+                    f"{prom.get('host', '')}:{prom['port']}",
+                )
             )
     bindings = []
     for owner, endpoint in listening:
@@ -159,7 +164,7 @@ def check_ports(stack: StackDir, _: list[str]) -> Outcome:
         problems.append(f"{COLLECTOR} not found")
     if problems:
         return failed(problems)
-    return passed(f"{counted} listening ports, no clashes")
+    return passed(f"{plural(counted, 'listening port')}, no clashes")
 
 
 CHECKS = (Check("ports unique", check_ports),)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from obskit.validate.check import Check, Outcome, failed, passed
+from obskit.validate.check import Check, Outcome, failed, passed, plural
 from obskit.validate.stackdir import PROMETHEUS, RULES_DIR, TESTS_DIR, StackDir
 from obskit.validate.tools import PROMTOOL, run
 
@@ -20,7 +20,7 @@ def check_config(stack: StackDir, promtool: list[str]) -> Outcome:
         return failed(failure_lines(result.output))
     rule_files = len(re.findall(r"^Checking (?!.*prometheus\.yml$)", result.output, re.M))
     rules = sum(int(n) for n in _RULES_FOUND.findall(result.output))
-    return passed(f"valid; follows {rule_files} rule files ({rules} rules)")
+    return passed(f"valid; follows {plural(rule_files, 'rule file')} ({plural(rules, 'rule')})")
 
 
 def check_rules(stack: StackDir, promtool: list[str]) -> Outcome:
@@ -31,7 +31,7 @@ def check_rules(stack: StackDir, promtool: list[str]) -> Outcome:
     if not result.ok:
         return failed(failure_lines(result.output))
     rules = sum(int(n) for n in _RULES_FOUND.findall(result.output))
-    return passed(f"{len(files)} files, {rules} rules")
+    return passed(f"{plural(len(files), 'file')}, {plural(rules, 'rule')}")
 
 
 def test_rules(stack: StackDir, promtool: list[str]) -> Outcome:
@@ -41,7 +41,7 @@ def test_rules(stack: StackDir, promtool: list[str]) -> Outcome:
     result = run([*promtool, "test", "rules", *files], cwd=stack.root)
     if not result.ok:
         return failed(failure_lines(result.output))
-    return passed(f"{len(files)} test files pass")
+    return passed(f"{plural(len(files), 'test file')} passed")
 
 
 def failure_lines(output: str) -> list[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     OK = "ok"
     FAILED = "failed"
     MISSING = "missing"  # a required validator is not installed: the check did not run
@@ -49,25 +49,24 @@ class Report:
     def summary(self, *, allow_missing: bool = False) -> str:
         """One line: what passed, what failed, what could not run and how to fix that."""
         total = len(self.results)
-        ran = [r for r in self.results if r.status in (Status.OK, Status.FAILED)]
+        ran = len(self.results) - len(self.missing) - len(self.skipped)
+        not_run = f"{len(self.missing)} not run ({_tools(self.missing)})"
+        skipped = f"{len(self.skipped)} skipped ({_tools(self.skipped)})"
         if self.failed:
             line = f"{len(self.failed)} of {total} checks failed: {_names(self.failed)}."
-            if self.missing:
-                line += f" Not run: {_names(self.missing)} ({_tools(self.missing)})."
-            return line
+            return f"{line} {not_run[0].upper()}{not_run[1:]}." if self.missing else line
         if self.missing and not allow_missing:
+            tools = {r.tool for r in self.missing}
             return (
-                f"{len(self.missing)} of {total} checks could not run: {_tools(self.missing)};"
-                " install it, or pass --allow-missing to accept."
+                f"{len(self.missing)} of {total} checks could not run ({_tools(self.missing)})."
+                f" Install {'it' if len(tools) == 1 else 'them'}, or pass --allow-missing."
             )
+        parts = [f"All {ran} checks {'that ran ' if self.missing else ''}passed"]
         if self.missing:
-            line = f"All {len(ran)} checks that ran passed; not run: {_names(self.missing)}"
-            line += f" ({_tools(self.missing)})"
-        else:
-            line = f"All {len(ran)} checks passed"
+            parts.append(not_run)
         if self.skipped:
-            line += f"; skipped: {_names(self.skipped)} ({_tools(self.skipped)})"
-        return line + "."
+            parts.append(skipped)
+        return "; ".join(parts) + "."
 
 
 def _names(results: list[CheckResult]) -> str:
@@ -75,8 +74,8 @@ def _names(results: list[CheckResult]) -> str:
 
 
 def _tools(results: list[CheckResult]) -> str:
-    """``promtool is not installed: apt-get install prometheus``, once per tool."""
+    """``promtool not installed: apt-get install prometheus``, once per tool."""
     seen: dict[str, str] = {}
     for r in results:
         seen.setdefault(r.tool, r.install_hint)
-    return "; ".join(f"{tool} is not installed: {hint}" for tool, hint in seen.items())
+    return "; ".join(f"{tool} not installed: {hint}" for tool, hint in seen.items())

@@ -23,6 +23,9 @@ DASHBOARDS_DIR = "grafana/dashboards"
 MARKERS = (PROMETHEUS, COLLECTOR, ALERTMANAGER)
 
 
+_INIT_HINT = "give the directory `obskit init --out` wrote, or run `obskit init` first"
+
+
 class NotAStack(InputError):
     """``obskit validate DIR`` where DIR holds no generated stack (exit 2)."""
 
@@ -34,15 +37,14 @@ class FileProblem(Exception):
 class StackDir:
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        if not self.root.exists():
+            raise NotAStack(f"{self.root} does not exist", hint=_INIT_HINT)
         if not self.root.is_dir():
-            raise NotAStack(
-                f"{self.root} is not a directory",
-                hint="give the directory `obskit init --out` wrote",
-            )
+            raise NotAStack(f"{self.root} is not a directory", hint=_INIT_HINT)
         if not any((self.root / marker).is_file() for marker in MARKERS):
             raise NotAStack(
-                f"{self.root} is not a generated stack: no {', '.join(MARKERS)}",
-                hint="run `obskit init` first, or give the directory `obskit init --out` wrote",
+                f"{self.root} is not a generated stack: it has none of {', '.join(MARKERS)}",
+                hint=_INIT_HINT,
             )
         self._cache: dict[str, Any] = {}
 
@@ -88,8 +90,8 @@ class StackDir:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as err:
                 raise FileProblem(f"{rel}: cannot read it: {err}") from None
-            self._cache[rel] = _parse_json(rel, text) if rel.endswith(".json") else _parse_yaml(
-                rel, text
+            self._cache[rel] = (
+                _parse_json(rel, text) if rel.endswith(".json") else _parse_yaml(rel, text)
             )
         return self._cache[rel]
 

@@ -24,14 +24,16 @@ class Tool:
 
     def command(self) -> list[str] | None:
         """The argv prefix that runs the tool, or None when it is not installed."""
-        if self.python_module and importlib.util.find_spec(self.python_module) is not None:
-            return [sys.executable, "-m", self.python_module]
+        if self.python_module:
+            found_module = importlib.util.find_spec(self.python_module) is not None
+            return [sys.executable, "-m", self.python_module] if found_module else None
         found = shutil.which(self.name)
         return [found] if found else None
 
 
 PROMTOOL = Tool("promtool", "apt-get install prometheus")
 AMTOOL = Tool("amtool", "apt-get install prometheus-alertmanager")
+# Its bundled compose-spec schema is used in-process; it must be importable next to obskit.
 CHECK_JSONSCHEMA = Tool(
     "check-jsonschema", "pip install check-jsonschema", python_module="check_jsonschema"
 )

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from obskit.stack import prometheus as prometheus_config
+from obskit.stack import traces_backend
 from obskit.stack import vocabulary as v
+from obskit.stack.grafana.queries import ERROR_SPANS, SERVER_SPANS
 from obskit.stack.spec import Spec
 
 PROMETHEUS_UID = "obskit-prometheus"
@@ -18,13 +21,10 @@ JAEGER_UID = "obskit-jaeger"
 ALERTMANAGER_UID = "obskit-alertmanager"
 
 # In-network URLs: the host names are docker-compose service names.
-PROMETHEUS_URL = "http://prometheus:9090"
-TEMPO_URL = "http://tempo:3200"
-JAEGER_URL = "http://jaeger:16686"
-ALERTMANAGER_URL = "http://alertmanager:9093"
-
-# Prometheus' scrape interval: the smallest step worth asking for ($__rate_interval builds on it).
-SCRAPE_INTERVAL = "15s"
+PROMETHEUS_URL = f"http://prometheus:{prometheus_config.PORT}"
+TEMPO_URL = f"http://tempo:{traces_backend.TEMPO_HTTP_PORT}"
+JAEGER_URL = f"http://jaeger:{traces_backend.JAEGER_UI_PORT}"
+ALERTMANAGER_URL = f"http://alertmanager:{prometheus_config.ALERTMANAGER_PORT}"
 
 # The exemplar label the span-metrics connector writes (a Grafana destination must match it).
 EXEMPLAR_TRACE_LABEL = "trace_id"
@@ -55,12 +55,12 @@ def _escape(query: str) -> str:
 
 def _traces_to_metrics() -> dict[str, Any]:
     """From a span to its service's span metrics (``service.name`` -> ``service_name``)."""
-    server = f'{{$__tags, span_kind="SPAN_KIND_SERVER"}}'
+    server = f"{{$__tags, {SERVER_SPANS}}}"
     queries = [
         ("Request rate", f"sum(rate({v.SPAN_CALLS}{server}[5m]))"),
         (
             "Error rate",
-            f'sum(rate({v.SPAN_CALLS}{{$__tags, status_code="STATUS_CODE_ERROR"}}[5m]))',
+            f"sum(rate({v.SPAN_CALLS}{{$__tags, {ERROR_SPANS}}}[5m]))",
         ),
         (
             "p95 latency",
@@ -71,7 +71,7 @@ def _traces_to_metrics() -> dict[str, Any]:
         "datasourceUid": PROMETHEUS_UID,
         "spanStartTimeShift": "-5m",
         "spanEndTimeShift": "5m",
-        "tags": [{"key": "service.name", "value": "service_name"}],
+        "tags": [{"key": "service.name", "value": v.SPAN_SERVICE}],
         "queries": [{"name": name, "query": _escape(query)} for name, query in queries],
     }
 
@@ -87,7 +87,9 @@ def prometheus(traces: str) -> dict[str, Any]:
         "editable": False,
         "jsonData": {
             "httpMethod": "POST",
-            "timeInterval": SCRAPE_INTERVAL,
+            # The scrape interval is the smallest step worth asking for ($__rate_interval
+            # builds on it).
+            "timeInterval": prometheus_config.SCRAPE_INTERVAL,
             "exemplarTraceIdDestinations": [
                 {
                     "name": EXEMPLAR_TRACE_LABEL,

@@ -1,31 +1,32 @@
 """PromQL the dashboards share, built from :mod:`obskit.stack.vocabulary` names only.
 
 Which label names a service:
-* on the services' own HTTP histograms, ``job``: Prometheus scrapes each service in a job
-  named after it (the OTel Prometheus exporter keeps resource attributes in ``target_info``);
+* on the services' own HTTP histograms, ``job`` (:data:`obskit.stack.promql.SERVICE_LABEL`):
+  Prometheus scrapes each service in a job named after it (the OTel Prometheus exporter keeps
+  resource attributes in ``target_info``);
 * on the collector's span metrics, ``service_name`` (the span's ``service.name``).
 """
 
 from __future__ import annotations
 
 from obskit.stack import vocabulary as v
+from obskit.stack.promql import SERVICE_LABEL, le_matcher, quote
 
-SERVICE_LABEL = "job"
-SPAN_SERVICE_LABEL = "service_name"
-SERVER_SPANS = 'span_kind="SPAN_KIND_SERVER"'
+SPAN_SERVICE_LABEL = v.SPAN_SERVICE
+SERVER_SPANS = f'{v.SPAN_KIND}="SPAN_KIND_SERVER"'
+ERROR_SPANS = f'{v.SPAN_STATUS}="STATUS_CODE_ERROR"'
 ERROR_STATUS = f'{v.STATUS}=~"5.."'
 
 RATE_INTERVAL = "$__rate_interval"
 
 
 def selector(service: str, *matchers: str) -> str:
-    """``{job="checkout", ...}``. Service names are validated by the spec (letters, digits,
-    ``._-``), so they are safe inside a PromQL string."""
-    return "{" + ", ".join((f'{SERVICE_LABEL}="{service}"', *matchers)) + "}"
+    """``{job="checkout", ...}`` (``$service`` stays a Grafana variable)."""
+    return "{" + ", ".join((f"{SERVICE_LABEL}={quote(service)}", *matchers)) + "}"
 
 
 def span_selector(service: str, *matchers: str) -> str:
-    return "{" + ", ".join((f'{SPAN_SERVICE_LABEL}="{service}"', *matchers)) + "}"
+    return "{" + ", ".join((f"{SPAN_SERVICE_LABEL}={quote(service)}", *matchers)) + "}"
 
 
 def by(labels: tuple[str, ...]) -> str:
@@ -57,23 +58,12 @@ def latency_quantile(
     )
 
 
-def le_matcher(threshold_ms: int) -> str:
-    """``le`` matcher for a bucket boundary that is equal to ``threshold_ms``.
-
-    Exporters write ``1`` and Prometheus 3 normalises to ``1.0``; a regex accepts both.
-    """
-    seconds = threshold_ms / 1000
-    if seconds == int(seconds):
-        return f'le=~"{int(seconds)}(\\\\.0+)?"'
-    return 'le=~"' + repr(seconds).replace(".", "\\\\.") + '"'
-
-
 def slow_ratio(service: str, threshold_ms: int, window: str) -> str:
-    """Share of server spans slower than ``threshold_ms``, from the collector's span metrics,
-    whose buckets include every SLO threshold (the services' own buckets may not)."""
+    """Share of requests slower than ``threshold_ms``: the bucket at the threshold counts the
+    fast ones (the collector and ``obskit instrument`` put every SLO threshold into the
+    buckets, as the SLO rules rely on too)."""
     fast = (
-        f"sum(rate({v.SPAN_DURATION}_bucket"
-        f"{span_selector(service, SERVER_SPANS, le_matcher(threshold_ms))}[{window}]))"
+        f"sum(rate({v.HTTP_SERVER_DURATION}_bucket"
+        f"{selector(service, le_matcher(threshold_ms))}[{window}]))"
     )
-    total = f"sum(rate({v.SPAN_DURATION}_count{span_selector(service, SERVER_SPANS)}[{window}]))"
-    return f"1 - {fast} / {total}"
+    return f"1 - {fast} / {request_rate(service, window)}"

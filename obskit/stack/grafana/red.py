@@ -102,7 +102,11 @@ def _over_time(board: p.Board) -> None:
             "Latency p50 / p95 / p99",
             [
                 p.target(q.latency_quantile(quantile, SERVICE), ref, legend=legend, exemplar=True)
-                for quantile, ref, legend in ((0.5, "A", "p50"), (0.95, "B", "p95"), (0.99, "C", "p99"))
+                for quantile, ref, legend in (
+                    (0.5, "A", "p50"),
+                    (0.95, "B", "p95"),
+                    (0.99, "C", "p99"),
+                )
             ],
             unit="s",
             description="From the service's http.server.request.duration histogram.",
@@ -137,8 +141,12 @@ def _routes(board: p.Board) -> None:
         p.table(
             "Routes over the selected time range",
             [
-                p.target(q.request_rate(SERVICE, WINDOW, ROUTE_LABELS), "A", instant=True, table=True),
-                p.target(q.error_ratio(SERVICE, WINDOW, ROUTE_LABELS), "B", instant=True, table=True),
+                p.target(
+                    q.request_rate(SERVICE, WINDOW, ROUTE_LABELS), "A", instant=True, table=True
+                ),
+                p.target(
+                    q.error_ratio(SERVICE, WINDOW, ROUTE_LABELS), "B", instant=True, table=True
+                ),
                 p.target(
                     q.latency_quantile(0.95, SERVICE, WINDOW, ROUTE_LABELS),
                     "C",

@@ -12,16 +12,16 @@ from obskit.stack.grafana.queries import RATE_INTERVAL
 from obskit.stack.spec import Spec
 
 UID = "obskit-service-graph"
-EDGE = ("client", "server")
-EDGE_LEGEND = "{{client}} → {{server}}"
+EDGE = f"{v.GRAPH_CLIENT}, {v.GRAPH_SERVER}"
+EDGE_LEGEND = f"{{{{{v.GRAPH_CLIENT}}}}} → {{{{{v.GRAPH_SERVER}}}}}"
 
 
 def _rate(metric: str, window: str) -> str:
-    return f"sum by (client, server) (rate({metric}[{window}]))"
+    return f"sum by ({EDGE}) (rate({metric}[{window}]))"
 
 
 def _p95(histogram: str, window: str) -> str:
-    return f"histogram_quantile(0.95, sum by (client, server, le) (rate({histogram}_bucket[{window}])))"
+    return f"histogram_quantile(0.95, sum by ({EDGE}, le) (rate({histogram}_bucket[{window}])))"
 
 
 def _failed_ratio(window: str) -> str:
@@ -54,8 +54,8 @@ def dashboard(spec: Spec) -> dict[str, Any]:
                 p.target(_p95(v.GRAPH_CLIENT_SECONDS, window), "D", instant=True, table=True),
             ],
             columns={
-                "client": "Client",
-                "server": "Server",
+                v.GRAPH_CLIENT: "Client",
+                v.GRAPH_SERVER: "Server",
                 "Value #A": "Requests/s",
                 "Value #B": "Failed ratio",
                 "Value #C": "Server p95 (s)",

@@ -1,0 +1,99 @@
+"""inventory: stock levels and reservations in SQLite (so traces show database spans).
+
+Fault: ``DEMO_INVENTORY_SLOW_MS`` (default 0) makes the stock lookup of a reservation that many
+milliseconds slower, inside the query (as a missing index would); at run time:
+``POST /admin/faults {"slow_query_ms": 300}``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import abort, request
+
+from demo_services.common import Faults, create_app, serve
+
+NAME = "inventory"
+app = create_app(NAME)
+faults = Faults({"slow_query_ms": ("DEMO_INVENTORY_SLOW_MS", 0, 0, 60_000)})
+faults.register(app)
+
+PRODUCTS = [("tea", "Green tea, 100 g"), ("coffee", "Coffee beans, 250 g"),
+            ("mug", "Mug"), ("teapot", "Teapot")]  # fmt: skip
+STOCK = 1_000_000_000  # the demo never sells out under load
+LOOKUP = "SELECT quantity FROM stock WHERE sku = ?"
+SLOW_LOOKUP = "SELECT quantity FROM stock WHERE sku = ? AND demo_delay(?) = 0"
+
+_dir = Path(tempfile.mkdtemp(prefix="obskit-inventory-"))
+atexit.register(shutil.rmtree, _dir, ignore_errors=True)
+DB = _dir / "inventory.db"
+
+
+def connect() -> sqlite3.Connection:
+    conn = sqlite3.connect(DB, timeout=5, isolation_level=None)
+    conn.create_function("demo_delay", 1, _delay)
+    return conn
+
+
+def _delay(ms: float) -> int:
+    time.sleep(ms / 1000)
+    return 0
+
+
+def setup() -> None:
+    with connect() as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("CREATE TABLE stock (sku TEXT PRIMARY KEY, name TEXT, quantity INTEGER)")
+        conn.execute(
+            "CREATE TABLE reservation (order_id TEXT PRIMARY KEY, sku TEXT, qty INTEGER, at REAL)"
+        )
+        conn.executemany("INSERT INTO stock VALUES (?, ?, ?)", [(s, n, STOCK) for s, n in PRODUCTS])
+
+
+@app.get("/stock")
+def stock() -> Any:
+    conn = connect()
+    try:
+        rows = conn.execute("SELECT sku, name, quantity FROM stock ORDER BY sku").fetchall()
+    finally:
+        conn.close()
+    return {"items": [{"sku": s, "name": n, "in_stock": q} for s, n, q in rows]}
+
+
+@app.post("/reserve")
+def reserve() -> Any:
+    body = request.get_json(silent=True) or {}
+    sku, qty, order_id = body.get("sku"), body.get("qty"), body.get("order_id")
+    if not isinstance(qty, int) or qty < 1 or not isinstance(order_id, str):
+        abort(400, "give sku, a positive qty and an order_id")
+    slow_ms = faults["slow_query_ms"]
+    conn = connect()
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        query, args = (SLOW_LOOKUP, (sku, slow_ms)) if slow_ms else (LOOKUP, (sku,))
+        row = conn.execute(query, args).fetchone()
+        if row is None:
+            conn.execute("ROLLBACK")
+            abort(404, f"unknown product {sku!r}")
+        if row[0] < qty:
+            conn.execute("ROLLBACK")
+            return {"error": f"only {row[0]} of {sku} left"}, 409
+        conn.execute("UPDATE stock SET quantity = quantity - ? WHERE sku = ?", (qty, sku))
+        conn.execute(
+            "INSERT INTO reservation VALUES (?, ?, ?, ?)", (order_id, sku, qty, time.time())
+        )
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return {"order_id": order_id, "sku": sku, "reserved": qty}
+
+
+if __name__ == "__main__":
+    setup()
+    serve(app, NAME)

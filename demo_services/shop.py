@@ -1,0 +1,228 @@
+"""Start and stop the whole demo shop: each service under ``obskit instrument``, the gateway
+without it. Ports, the OTLP endpoint and the gateway's address come from the spec.
+
+Used by ``python -m demo_services``, by the integration tests (a spec with free ports) and
+by ``obskit demo``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from demo_services.common import PORT_ENV, url_env
+from obskit.errors import InputError
+from obskit.stack.spec import Spec, load_spec
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent  # the directory `python -m demo_services.X` must run from
+DEMO_SPEC = HERE / "obskit.yaml"
+HOST = "127.0.0.1"
+GATEWAY = "payments-gateway"
+# service name -> module in demo_services, in start order (leaves first)
+MODULES = {
+    "inventory": "inventory",
+    "pricing": "pricing",
+    "payments": "payments",
+    "checkout": "checkout",
+    "storefront": "storefront",
+}
+STOP_GRACE_S = 15.0
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    module: str
+    port: int
+    metrics_port: int | None  # None: not instrumented (the gateway)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    @property
+    def metrics_url(self) -> str | None:
+        return None if self.metrics_port is None else f"http://{HOST}:{self.metrics_port}/metrics"
+
+
+def members(spec: Spec) -> list[Member]:
+    """The shop's processes as the spec places them; the spec must describe the demo shop."""
+    missing = [name for name in MODULES if spec.service(name) is None]
+    gateway = next((e for e in spec.external if e.name == GATEWAY), None)
+    if missing or gateway is None or gateway.port is None:
+        needed = ", ".join([*missing, *([] if gateway and gateway.port else [GATEWAY])])
+        raise InputError(
+            f"this spec does not describe the demo shop: no {needed}",
+            hint=f"use {DEMO_SPEC} or a copy of it",
+        )
+    found = [Member(GATEWAY, "gateway", gateway.port, None)]
+    for name, module in MODULES.items():
+        svc = spec.service(name)
+        assert svc is not None
+        found.append(Member(name, module, svc.port, svc.metrics_port))
+    return found
+
+
+class Shop:
+    """The running shop. ``with Shop(spec_path) as shop: ...`` starts it and always stops it."""
+
+    def __init__(
+        self,
+        spec_path: str | Path = DEMO_SPEC,
+        *,
+        env: Mapping[str, str] | None = None,
+        log_dir: str | Path | None = None,
+        python: str = sys.executable,
+    ) -> None:
+        self.spec_path = Path(spec_path).resolve()
+        self.spec = load_spec(self.spec_path)
+        self.members = members(self.spec)
+        self.extra_env = dict(env or {})
+        self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="obskit-demo-"))
+        self.python = python
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    def member(self, name: str) -> Member:
+        return next(m for m in self.members if m.name == name)
+
+    @property
+    def url(self) -> str:
+        return self.member("storefront").url
+
+    def check_ports(self) -> None:
+        for m in self.members:
+            for label, port in (("port", m.port), ("metrics port", m.metrics_port)):
+                if port is not None and not _port_free(port):
+                    raise InputError(
+                        f"{label} {port} of {m.name} is already in use on {HOST}",
+                        hint="stop what listens there (an earlier demo?) or use --spec "
+                        "with other ports",
+                    )
+
+    def start(self, timeout: float = 30.0) -> None:
+        self.check_ports()
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for m in self.members:
+                self.procs[m.name] = self._launch(m)
+            self._wait_ready(timeout)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """SIGTERM every process (``obskit instrument`` turns it into a clean stop that
+        flushes spans), then SIGKILL whatever is left after ``grace`` seconds."""
+        for proc in self.procs.values():
+            _signal(proc, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _signal(proc, signal.SIGKILL)
+                proc.wait()
+        self.procs.clear()
+
+    def dead(self) -> list[tuple[str, int]]:
+        """Processes that stopped by themselves: (name, exit code)."""
+        return [(n, p.returncode) for n, p in self.procs.items() if p.poll() is not None]
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"{name}.log"
+
+    def last_line(self, name: str) -> str:
+        try:
+            lines = self.log_path(name).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1] if lines else ""
+
+    def __enter__(self) -> Shop:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- internals ----------------------------------------------------------------------
+
+    def _command(self, m: Member) -> list[str]:
+        app = [self.python, "-m", f"demo_services.{m.module}"]
+        if m.metrics_port is None:
+            return app
+        return [
+            self.python, "-m", "obskit", "instrument", "--spec", str(self.spec_path),
+            "--service-name", m.name, "--metrics-port", str(m.metrics_port), "--", *app,
+        ]  # fmt: skip
+
+    def _env(self, m: Member) -> dict[str, str]:
+        env = {**os.environ, **self.extra_env, PORT_ENV: str(m.port)}
+        for other in self.members:
+            env[url_env(other.name)] = other.url
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def _launch(self, m: Member) -> subprocess.Popen[bytes]:
+        with open(self.log_path(m.name), "ab") as log:
+            # Own session: a terminal's Ctrl-C reaches only the runner, which stops everyone
+            # in order, instead of every process at once.
+            return subprocess.Popen(self._command(m), cwd=ROOT, env=self._env(m),
+                                    stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {m.name: m for m in self.members}
+        while pending:
+            for name, code in self.dead():
+                why = self.last_line(name) or "no output"
+                raise InputError(
+                    f"{name} stopped during start-up with exit code {code}: {why}",
+                    hint=f"its log: {self.log_path(name)}",
+                )
+            for name, m in list(pending.items()):
+                if _answers(f"{m.url}/healthz") and (
+                    m.metrics_url is None or _answers(m.metrics_url)
+                ):
+                    del pending[name]
+            if pending and time.monotonic() > deadline:
+                names = ", ".join(pending)
+                raise InputError(
+                    f"{names} not ready after {timeout:g} s", hint=f"logs in {self.log_dir}"
+                )
+            time.sleep(0.1)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as resp:
+            return bool(200 <= resp.status < 300)
+    except OSError:
+        return False
+
+
+def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(sig)

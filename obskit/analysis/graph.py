@@ -1,0 +1,122 @@
+"""The per-trace service dependency graph.
+
+Nodes are the trace's services (with their span counts) and the external callees of hops.
+An edge ``caller → callee`` counts calls, errors, total duration and critical-path time:
+
+* every hop (CLIENT/PRODUCER span) is one call to its callee; its error is the client span's
+  or the callee span's; its critical time is the hop's CP time (``hops.py``);
+* a span whose parent runs in another service without a hop in between (no client span was
+  recorded) is a call too, and costs the CP time of its subtree up to the next call.
+
+``DependencyGraph.to_networkx()`` gives the same graph as a ``networkx.DiGraph`` for graph
+algorithms, DOT or Mermaid output.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+
+from obskit.analysis.hops import callee_child
+from obskit.analysis.reports import DependencyGraph, GraphEdge, GraphNode
+from obskit.analysis.tree import NO_PARENT, SpanTree
+from obskit.model import StatusCode
+
+
+class _EdgeTotals:
+    __slots__ = ("calls", "critical", "duration", "errors")
+
+    def __init__(self) -> None:
+        self.calls = self.errors = self.duration = self.critical = 0
+
+
+def dependency_graph(
+    tree: SpanTree,
+    callees: Mapping[int, tuple[str, bool]],
+    hop_critical: Mapping[int, int],
+    span_cp: Mapping[int, int],
+    entered: list[int],
+) -> DependencyGraph:
+    spans = tree.spans
+    services = [s.service for s in spans]
+    error = StatusCode.ERROR
+    edges: dict[tuple[str, str], _EdgeTotals] = {}
+
+    def edge(caller: str, callee: str) -> _EdgeTotals:
+        totals = edges.get((caller, callee))
+        if totals is None:
+            totals = edges[(caller, callee)] = _EdgeTotals()
+        return totals
+
+    for h, (callee, _external) in callees.items():
+        span = spans[h]
+        totals = edge(span.service, callee)
+        totals.calls += 1
+        child = callee_child(tree, h)
+        if span.status is error or (child is not None and spans[child].status is error):
+            totals.errors += 1
+        totals.duration += span.end_ns - span.start_ns
+        totals.critical += hop_critical.get(h, 0)
+
+    implicit = _implicit_calls(tree, services, callees)
+    implicit_cp = _critical_below(tree, span_cp, entered, implicit, callees)
+    for c in implicit:
+        span = spans[c]
+        totals = edge(services[tree.parent[c]], span.service)
+        totals.calls += 1
+        totals.errors += span.status is error
+        totals.duration += span.end_ns - span.start_ns
+        totals.critical += implicit_cp.get(c, 0)
+
+    counts = Counter(services)
+    nodes = [GraphNode(name, False, counts[name]) for name in sorted(counts)]
+    externals = sorted({name for name, external in callees.values() if external} - counts.keys())
+    nodes += [GraphNode(name, True, 0) for name in externals]
+    ordered = sorted(edges.items(), key=lambda item: (-item[1].critical, item[0]))
+    return DependencyGraph(
+        nodes=tuple(nodes),
+        edges=tuple(
+            GraphEdge(caller, callee, t.calls, t.errors, t.duration, t.critical)
+            for (caller, callee), t in ordered
+        ),
+    )
+
+
+def _implicit_calls(
+    tree: SpanTree, services: list[str], hops: Mapping[int, tuple[str, bool]]
+) -> list[int]:
+    """Spans whose parent is in another service and is not a hop: calls with no client span."""
+    parent = tree.parent
+    return [
+        i
+        for i, p in enumerate(parent)
+        if p != NO_PARENT and services[i] != services[p] and p not in hops
+    ]
+
+
+def _critical_below(
+    tree: SpanTree,
+    span_cp: Mapping[int, int],
+    entered: list[int],
+    implicit: list[int],
+    hops: Mapping[int, tuple[str, bool]],
+) -> dict[int, int]:
+    """CP time of each implicit call's subtree, up to the next call (hop or implicit)."""
+    if not implicit:
+        return {}
+    owners = set(implicit)
+    parent = tree.parent
+    nearest: dict[int, int] = {}
+    totals: dict[int, int] = {}
+    for u in entered:  # parents first
+        if u in owners:
+            owner = u
+        elif u in hops:
+            owner = NO_PARENT
+        else:
+            owner = nearest.get(parent[u], NO_PARENT)
+        nearest[u] = owner
+        cp = span_cp.get(u, 0)
+        if owner != NO_PARENT and cp:
+            totals[owner] = totals.get(owner, 0) + cp
+    return totals

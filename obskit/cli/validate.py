@@ -1,0 +1,52 @@
+"""``obskit validate [DIR]``: run the real validators and obskit's cross-checks on a stack."""
+
+from __future__ import annotations
+
+import click
+
+from obskit.cli._errors import reports_errors
+
+
+@click.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=True, dir_okay=True))
+@click.option(
+    "--allow-missing",
+    is_flag=True,
+    help="Pass even if a validator (promtool, amtool, check-jsonschema) is not installed.",
+)
+@reports_errors
+def validate(directory: str, allow_missing: bool) -> None:
+    """Check the stack `obskit init` generated in DIRECTORY (default: here).
+
+    Runs promtool check config / check rules / test rules, amtool check-config, the
+    compose-spec schema (check-jsonschema) and docker-compose config when installed, then
+    obskit's own cross-checks. Exits 1 if a check fails or a required validator is missing
+    (unless --allow-missing), 2 if DIRECTORY holds no generated stack.
+    """
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from obskit.errors import CheckFailed
+    from obskit.validate import Status, validate_stack
+
+    report = validate_stack(directory)
+    styles = {
+        Status.OK: "green",
+        Status.FAILED: "bold red",
+        Status.MISSING: "yellow",
+        Status.SKIPPED: "dim",
+    }
+    table = Table(title=f"obskit validate {directory}", title_justify="left")
+    table.add_column("check", no_wrap=True)
+    table.add_column("status", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for result in report.results:
+        style = styles[result.status]
+        table.add_row(result.name, Text(result.status.value, style=style), Text(result.detail))
+    console = Console()
+    console.print(table)
+    summary = report.summary(allow_missing=allow_missing)
+    if not report.passed(allow_missing=allow_missing):
+        raise CheckFailed(summary)
+    click.echo(summary)

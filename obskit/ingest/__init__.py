@@ -1,0 +1,223 @@
+"""Readers: trace bytes in any supported format → :class:`obskit.model.Trace`.
+
+The format is sniffed from content (trace-backends.md §5.6) unless ``format=`` names it; see
+:data:`FORMATS`. Every malformed input ends in :class:`~obskit.errors.InputError` with one line
+naming what is wrong and where (``resourceSpans[0].scopeSpans[1].spans[3].startTimeUnixNano:
+expected an integer, got 'abc'``); JSON Lines errors start with the line number.
+
+Readers never drop or merge spans: a duplicate span id stays in the trace and the analysis keeps
+the first and warns (critical-path.md §1). The exception is Zipkin's client/server shared id,
+which :mod:`obskit.ingest.zipkin` makes unique by keying on id and kind.
+
+**JSON Lines stream.** :func:`read_traces` reads a JSON Lines input one line at a time and never
+holds the raw text. A trace's spans can be spread over many lines in any order, so by default a
+trace is complete only when the input ends: memory then holds the converted spans of the whole
+file. Pass ``window=N`` to bound memory: a trace is yielded once ``N`` lines have passed without
+a span of it. If more of its spans come later, they are yielded again as a second trace with the
+same id and a ``split`` warning, so pick ``N`` well above how far apart one trace's batches are
+(the Collector flushes a trace's spans within seconds: a few hundred lines is ample).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from obskit.errors import InputError
+from obskit.ingest.assemble import TouchedTraceSet, TraceSet, build_trace, pick_trace
+from obskit.ingest.payload import Payload, load_json
+from obskit.ingest.sniff import (
+    BINARY_FORMATS,
+    FORMATS,
+    LINE_FORMATS,
+    SEARCH_FORMATS,
+    Sniffed,
+    sniff_binary,
+    sniff_document,
+    sniff_payload,
+)
+from obskit.ingest.values import Bad
+from obskit.model import Trace, TraceWarning
+
+__all__ = ["FORMATS", "read_trace", "read_traces", "sniff_format"]
+
+Input = bytes | bytearray | memoryview | str | Path | BinaryIO
+
+
+def sniff_format(data: Input) -> str:
+    """The format id of ``data`` (a key of :data:`FORMATS`), or InputError if unknown."""
+    payload = Payload(data)
+    try:
+        return sniff_payload(payload).fmt
+    finally:
+        payload.close()
+
+
+def read_trace(
+    data: Input,
+    *,
+    trace_id: str | None = None,
+    format: str | None = None,  # noqa: A002 - the public keyword the CLI mirrors
+) -> Trace:
+    """The one trace in ``data``; with several, ``trace_id`` picks one (else InputError)."""
+    wanted = _normalize_wanted(trace_id)
+    out = TraceSet(only=wanted)
+    traces = list(_read(data, format, out, window=None))
+    return pick_trace(traces, wanted, list(out.seen))
+
+
+def read_traces(
+    data: Input,
+    *,
+    format: str | None = None,  # noqa: A002
+    window: int | None = None,
+) -> Iterator[Trace]:
+    """Every trace in ``data``, in first-seen order. JSON Lines are streamed (see module doc)."""
+    if window is not None and window < 1:
+        raise InputError(f"window must be at least 1 line, got {window}")
+    return _read(data, format, TraceSet(), window=window)
+
+
+def _normalize_wanted(trace_id: str | None) -> str | None:
+    if trace_id is None:
+        return None
+    from obskit.ingest.values import trace_id as norm
+
+    try:
+        return norm(trace_id.strip(), "trace id")
+    except Bad as err:
+        raise InputError(f"{err}; expected up to 32 hex digits") from None
+
+
+def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> Iterator[Trace]:
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
+    payload = Payload(data)
+    try:
+        sniffed = _sniff(payload, fmt)
+        if sniffed.mode == "lines":
+            yield from _read_lines(payload, sniffed, out, window)
+            return
+        if sniffed.mode == "binary":
+            _read_binary(payload.read_all(), sniffed.fmt, out)
+        else:
+            _read_document(sniffed.doc, sniffed.fmt, out, "")
+    finally:
+        payload.close()
+    yield from out.traces()
+
+
+def _sniff(payload: Payload, fmt: str | None) -> Sniffed:
+    if fmt in BINARY_FORMATS:
+        return Sniffed(fmt, "binary")
+    if fmt is None:
+        return sniff_payload(payload)
+    head = payload.head.lstrip()
+    if head[:1] not in (b"{", b"[") and head:
+        sniff_binary(payload.head)  # a clear message for zstd/gzip/protobuf
+        raise InputError(f"expected {FORMATS[fmt]}, but the input is not JSON")
+    sniffed = sniff_payload(payload)
+    compatible = sniffed.fmt == fmt or (
+        sniffed.mode == "lines" and fmt in LINE_FORMATS and sniffed.fmt in LINE_FORMATS
+    ) or {sniffed.fmt, fmt} <= {"otlp-json", "otlp-jsonl"}
+    if not compatible:
+        raise InputError(f"expected {FORMATS[fmt]}, but the input looks like {FORMATS[sniffed.fmt]}")
+    return sniffed
+
+
+def _read_document(doc: Any, fmt: str, out: TraceSet, where: str) -> None:
+    if fmt in SEARCH_FORMATS:
+        raise InputError(
+            f"the input is a {FORMATS[fmt]}: it lists trace ids but holds no spans; "
+            "fetch one trace by its id (obskit.ingest.search reads these results)"
+        )
+    try:
+        if fmt == "jaeger-json":
+            from obskit.ingest import jaeger_json
+
+            jaeger_json.read_document(doc, out)
+        elif fmt == "zipkin-v2":
+            from obskit.ingest import zipkin
+
+            zipkin.read_document(doc, out)
+        else:
+            from obskit.ingest import otlp_json
+
+            otlp_json.read_document(doc, "otlp-json" if fmt == "otlp-jsonl" else fmt, out)
+    except Bad as err:
+        prefix = f"{where}: " if where else ""
+        raise InputError(f"{prefix}{err}") from None
+
+
+def _read_binary(data: bytes, fmt: str, out: TraceSet) -> None:
+    from obskit.ingest import otlp_proto
+
+    if fmt == "otlp-proto-framed":
+        otlp_proto.read_framed(data, out)
+    else:
+        otlp_proto.read_message(data, out)
+
+
+_SKIPPED_SIGNALS = ("resourceMetrics", "resourceLogs", "resourceProfiles")
+
+
+def _read_lines(
+    payload: Payload, sniffed: Sniffed, out: TraceSet, window: int | None
+) -> Iterator[Trace]:
+    """JSON Lines: one OTLP (or Jaeger api_v3 chunk) object per line, grouped by trace id."""
+    last_line: OrderedDict[str, int] = OrderedDict()  # trace id -> last line it appeared on
+    emitted: set[str] = set()
+    first_doc: Any = sniffed.doc
+    for number, line in payload.lines():
+        if number == 1:
+            doc = first_doc
+            first_doc = None
+        else:
+            if not line.strip():
+                continue
+            doc = load_json(line, f"line {number}")
+        where = f"line {number}"
+        if not isinstance(doc, dict):
+            raise InputError(f"{where}: expected a JSON object, got {type(doc).__name__}")
+        if "resourceSpans" in doc:
+            fmt = "otlp-json"
+        elif "result" in doc:
+            fmt = "jaeger-api-v3"
+        elif any(key in doc for key in _SKIPPED_SIGNALS):
+            continue  # metrics and logs share the Collector's file; they are not ours
+        else:
+            sniff_document(doc)  # raises a clear message for known non-trace shapes
+            raise InputError(f"{where}: expected an OTLP object (resourceSpans)")
+        if window is None:
+            _read_document(doc, fmt, out, where)
+            continue
+        touched = TouchedTraceSet.track(out)
+        _read_document(doc, fmt, touched, where)
+        for tid in touched.touched:
+            last_line[tid] = number
+            last_line.move_to_end(tid)
+        while last_line:
+            tid, seen = next(iter(last_line.items()))
+            if number - seen < window:
+                break
+            del last_line[tid]
+            yield _finish(out, tid, emitted, window)
+    for tid in list(out.spans):
+        yield _finish(out, tid, emitted, window)
+
+
+def _finish(out: TraceSet, tid: str, emitted: set[str], window: int | None) -> Trace:
+    spans = out.spans.pop(tid, [])
+    warnings = out.warnings.pop(tid, [])
+    if tid in emitted:
+        warnings.append(
+            TraceWarning(
+                "split",
+                f"more spans of this trace came over {window} lines after its last ones; "
+                "it is reported in pieces (raise the window)",
+            )
+        )
+    emitted.add(tid)
+    return build_trace(tid, spans, warnings)

@@ -1,0 +1,67 @@
+"""The OTEL_* environment that makes one service emit what the generated stack expects:
+traces over OTLP/HTTP, stable HTTP semantic-convention metrics on a Prometheus endpoint,
+trace ids in log lines. Built as data here; the launcher passes it to the child process and
+``--print-env`` serializes it for a Dockerfile or a Kubernetes manifest."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from obskit.instrument import settings as names
+from obskit.instrument.settings import Settings
+
+FORMATS = ("dotenv", "k8s")
+
+
+def resource_attributes(settings: Settings) -> dict[str, str]:
+    attrs = {"service.version": settings.version}
+    if settings.environment:
+        # Both keys: dashboards and backends still read the old one, semconv 1.27+ the new.
+        attrs["deployment.environment"] = settings.environment
+        attrs["deployment.environment.name"] = settings.environment
+    if settings.project:
+        attrs["service.namespace"] = settings.project
+    return attrs
+
+
+def service_environment(
+    settings: Settings, *, inherited: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The variables to set for the service. ``inherited`` resource attributes (set by
+    whoever started us) are kept, and win over ours on the same key."""
+    attrs = ",".join(f"{k}={v}" for k, v in resource_attributes(settings).items())
+    extra = (inherited or {}).get(names.OTEL_RESOURCE_ATTRIBUTES, "").strip().strip(",")
+    return {
+        names.OTEL_SERVICE_NAME: settings.service_name,
+        names.OTEL_RESOURCE_ATTRIBUTES: f"{attrs},{extra}" if extra else attrs,
+        # `otlp` alone means gRPC under opentelemetry-distro; the stack's collector and
+        # `obskit serve` take OTLP/HTTP on 4318.
+        names.OTEL_TRACES_EXPORTER: "otlp",
+        names.OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+        names.OTEL_EXPORTER_OTLP_ENDPOINT: settings.endpoint,
+        names.OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
+        names.OTEL_TRACES_SAMPLER: "parentbased_traceidratio",
+        names.OTEL_TRACES_SAMPLER_ARG: _ratio(settings.sampling_ratio),
+        # The stable names (http.server.request.duration, http.route, ...) are what the
+        # generated rules and dashboards query.
+        names.OTEL_SEMCONV_STABILITY_OPT_IN: "http",
+        names.OTEL_METRICS_EXPORTER: "prometheus",
+        names.OTEL_EXPORTER_PROMETHEUS_HOST: settings.metrics_host,
+        names.OTEL_EXPORTER_PROMETHEUS_PORT: str(settings.metrics_port),
+        names.OTEL_PYTHON_LOG_CORRELATION: "true",
+        names.OTEL_LOGS_EXPORTER: "none",
+    }
+
+
+def render(env: Mapping[str, str], fmt: str, *, header: str | None = None) -> str:
+    """``dotenv`` (``KEY=value`` lines: ``docker run --env-file``, compose ``env_file``) or
+    ``k8s`` (a container's ``env:`` list)."""
+    from obskit.stack.serialize import to_env, to_yaml
+
+    if fmt == "k8s":
+        return to_yaml({"env": [{"name": k, "value": v} for k, v in env.items()]}, header=header)
+    return to_env(dict(env), header=header)
+
+
+def _ratio(value: float) -> str:
+    return f"{value:g}"
