@@ -38,6 +38,7 @@ MODULES = {
     "storefront": "storefront",
 }
 STOP_GRACE_S = 15.0
+EXCLUDED_URLS = "/healthz,/admin/faults"
 
 
 @dataclass(frozen=True)
@@ -172,6 +173,8 @@ class Shop:
         for other in self.members:
             env[url_env(other.name)] = other.url
         env["PYTHONUNBUFFERED"] = "1"
+        # readiness polls and fault changes are not the shop's traffic
+        env.setdefault("OTEL_PYTHON_EXCLUDED_URLS", EXCLUDED_URLS)
         return env
 
     def _launch(self, m: Member) -> subprocess.Popen[bytes]:
@@ -207,6 +210,8 @@ class Shop:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as sock:
+        # as servers do: connections of a previous run in TIME_WAIT do not make it busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

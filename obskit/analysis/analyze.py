@@ -14,6 +14,7 @@ from obskit.analysis.critical_path import compute
 from obskit.analysis.durations import format_ns
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
+from obskit.analysis.pause import gc_paused
 from obskit.analysis.reports import OperationTime, ServiceTime, SpanRef, TraceReport
 from obskit.analysis.tree import SpanTree
 from obskit.model import Trace, TraceWarning
@@ -36,6 +37,13 @@ def analyze_trace(
     ``external_names`` maps ``"host:port"`` or ``"host"`` of uninstrumented callees to names,
     e.g. ``{"127.0.0.1:8006": "payments-gateway"}``.
     """
+    with gc_paused():
+        return _analyze(trace, threshold, jaeger_compat, external_names)
+
+
+def _analyze(
+    trace: Trace, threshold: float, jaeger_compat: bool, external_names: Mapping[str, str] | None
+) -> TraceReport:
     run = compute(trace, jaeger_compat=jaeger_compat)
     tree = run.tree
     sections = run.sections
@@ -49,7 +57,7 @@ def analyze_trace(
         # Jaeger concatenates the roots' paths: shares are of that whole
         request_ns = sum(span_cp.values()) or request_ns
 
-    hops, callees = build_hops(
+    hop_run = build_hops(
         tree,
         span_cp,
         entered,
@@ -57,8 +65,7 @@ def analyze_trace(
         threshold=threshold,
         external_names=external_names,
     )
-    hop_critical = {tree.index[h.span_id]: h.critical_ns for h in hops}
-    graph = dependency_graph(tree, callees, hop_critical, span_cp, entered)
+    graph = dependency_graph(tree, hop_run, span_cp, entered)
     ids, spans = tree.ids, tree.spans
     return TraceReport(
         trace_id=trace.trace_id,
@@ -72,7 +79,7 @@ def analyze_trace(
         ),
         by_service=_by_service(tree, span_cp, request_ns),
         by_operation=_by_operation(tree, span_cp, request_ns),
-        hops=tuple(hops),
+        hops=tuple(hop_run.hops),
         graph=graph,
         roots=tuple(_ref(tree, r) for r in _roots_primary_first(tree)),
         warnings=tuple(trace.warnings) + tuple(run.warnings) + tuple(_roots_warning(tree)),

@@ -26,16 +26,19 @@ from __future__ import annotations
 from obskit.analysis.tree import SpanTree
 from obskit.model import TraceWarning
 
+KEPT, DROPPED, SKIPPED = 1, 2, 3
+
 
 class Projection:
-    """Clipped ``starts``/``ends``; ``kept[i]`` is 1 for a span that takes part in its root's
-    walk (blocking, not dropped)."""
+    """Clipped ``starts``/``ends``; ``kept[i] == KEPT`` for a span that takes part in its
+    root's walk (blocking, not dropped); otherwise it says why the span is out."""
 
     __slots__ = ("clipped", "dropped", "ends", "kept", "skewed", "starts")
 
     def __init__(self, tree: SpanTree, skipped: set[int]) -> None:
         self.starts = list(tree.starts)
         self.ends = list(tree.ends)
+        # KEPT, DROPPED (with an ancestor) or SKIPPED (non-blocking, with an ancestor)
         self.kept = bytearray(len(self.starts))
         self.clipped: list[int] = []
         self.skewed: list[int] = []
@@ -43,36 +46,45 @@ class Projection:
         self._fit(tree, skipped)
 
     def _fit(self, tree: SpanTree, skipped: set[int]) -> None:
-        starts, ends, kept, children = self.starts, self.ends, self.kept, tree.children
-        clipped, skewed, dropped_heads = self.clipped, self.skewed, []
-        order = list(tree.roots)
-        for u in order:  # grows while iterating: parent before child, no recursion
-            kept[u] = 1
+        starts, ends, state, children = self.starts, self.ends, self.kept, tree.children
+        clipped, skewed, dropped = self.clipped, self.skewed, self.dropped
+        for r in tree.roots:
+            state[r] = KEPT
+        for u in tree.order:  # parents before children
             kids = children[u]
             if kids is None:
+                continue
+            mine = state[u]
+            if mine != KEPT:  # a dropped or skipped span takes its subtree with it
+                for c in kids:
+                    state[c] = mine
+                if mine == DROPPED:
+                    dropped.extend(kids)
                 continue
             ps, pe = starts[u], ends[u]
             for c in kids:
                 if skipped and c in skipped:
+                    state[c] = SKIPPED
                     continue
                 cs, ce = starts[c], ends[c]
                 if cs >= ps:
                     if cs >= pe:
-                        dropped_heads.append(c)
+                        state[c] = DROPPED
+                        dropped.append(c)
                         continue
                     if ce > pe:
                         ends[c] = pe
                         clipped.append(c)
                 elif ce <= ps:
-                    dropped_heads.append(c)
+                    state[c] = DROPPED
+                    dropped.append(c)
                     continue
                 else:
                     starts[c] = ps
                     if ce > pe:
                         ends[c] = pe
                     skewed.append(c)
-                order.append(c)
-        self.dropped = _with_subtrees(dropped_heads, tree, skipped)
+                state[c] = KEPT
 
     def warnings(self, tree: SpanTree) -> list[TraceWarning]:
         ids = tree.ids
@@ -105,14 +117,3 @@ class Projection:
                 )
             )
         return found
-
-
-def _with_subtrees(heads: list[int], tree: SpanTree, skipped: set[int]) -> list[int]:
-    """The dropped spans and their blocking descendants, parent before child."""
-    children = tree.children
-    out = list(heads)
-    for u in out:
-        kids = children[u]
-        if kids is not None:
-            out.extend(c for c in kids if c not in skipped)
-    return out

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from obskit.analysis.blocking import non_blocking
 from obskit.analysis.clipping import Projection
+from obskit.analysis.pause import gc_paused
 from obskit.analysis.reports import Section
 from obskit.analysis.tree import SpanTree
 from obskit.analysis.walk import RootPath, walk
@@ -58,16 +59,18 @@ def critical_path(trace: Trace, *, jaeger_compat: bool = False) -> list[Section]
 
     >>> [(s.span_id, s.start_ns, s.end_ns) for s in critical_path(trace)]  # doctest: +SKIP
     """
-    run = compute(trace, jaeger_compat=jaeger_compat)
-    ids = run.tree.ids
-    return [Section(ids[i], start, end) for i, start, end in run.sections]
+    with gc_paused():
+        run = compute(trace, jaeger_compat=jaeger_compat)
+        ids = run.tree.ids
+        return [Section(ids[i], start, end) for i, start, end in run.sections]
 
 
 def critical_paths(trace: Trace, *, jaeger_compat: bool = False) -> dict[str, list[Section]]:
     """Every root's own critical path, keyed by root span id, roots in chronological order."""
-    run = compute(trace, jaeger_compat=jaeger_compat, all_roots=True)
-    ids = run.tree.ids
-    return {
-        ids[path.root]: [Section(ids[i], start, end) for i, start, end in path.sections]
-        for path in run.paths
-    }
+    with gc_paused():
+        run = compute(trace, jaeger_compat=jaeger_compat, all_roots=True)
+        ids = run.tree.ids
+        return {
+            ids[path.root]: [Section(ids[i], start, end) for i, start, end in path.sections]
+            for path in run.paths
+        }

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 
-from obskit.analysis.hops import callee_child
+from obskit.analysis.hops import HopRun
 from obskit.analysis.reports import DependencyGraph, GraphEdge, GraphNode
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.model import StatusCode
@@ -31,12 +31,9 @@ class _EdgeTotals:
 
 
 def dependency_graph(
-    tree: SpanTree,
-    callees: Mapping[int, tuple[str, bool]],
-    hop_critical: Mapping[int, int],
-    span_cp: Mapping[int, int],
-    entered: list[int],
+    tree: SpanTree, hop_run: HopRun, span_cp: Mapping[int, int], entered: list[int]
 ) -> DependencyGraph:
+    callees, hop_critical = hop_run.callees, hop_run.critical
     spans = tree.spans
     services = [s.service for s in spans]
     error = StatusCode.ERROR
@@ -48,11 +45,10 @@ def dependency_graph(
             totals = edges[(caller, callee)] = _EdgeTotals()
         return totals
 
-    for h, (callee, _external) in callees.items():
+    for h, (callee, _external, child) in callees.items():
         span = spans[h]
         totals = edge(span.service, callee)
         totals.calls += 1
-        child = callee_child(tree, h)
         if span.status is error or (child is not None and spans[child].status is error):
             totals.errors += 1
         totals.duration += span.end_ns - span.start_ns
@@ -70,7 +66,7 @@ def dependency_graph(
 
     counts = Counter(services)
     nodes = [GraphNode(name, False, counts[name]) for name in sorted(counts)]
-    externals = sorted({name for name, external in callees.values() if external} - counts.keys())
+    externals = sorted({c[0] for c in callees.values() if c[1]} - counts.keys())
     nodes += [GraphNode(name, True, 0) for name in externals]
     ordered = sorted(edges.items(), key=lambda item: (-item[1].critical, item[0]))
     return DependencyGraph(
@@ -82,16 +78,13 @@ def dependency_graph(
     )
 
 
-def _implicit_calls(
-    tree: SpanTree, services: list[str], hops: Mapping[int, tuple[str, bool]]
-) -> list[int]:
+def _implicit_calls(tree: SpanTree, services: list[str], hops: Mapping[int, object]) -> list[int]:
     """Spans whose parent is in another service and is not a hop: calls with no client span."""
-    parent = tree.parent
-    return [
-        i
-        for i, p in enumerate(parent)
-        if p != NO_PARENT and services[i] != services[p] and p not in hops
+    crossing = [
+        i for i, p in enumerate(tree.parent) if p != NO_PARENT and services[i] != services[p]
     ]
+    parent = tree.parent
+    return [i for i in crossing if parent[i] not in hops]
 
 
 def _critical_below(
@@ -99,7 +92,7 @@ def _critical_below(
     span_cp: Mapping[int, int],
     entered: list[int],
     implicit: list[int],
-    hops: Mapping[int, tuple[str, bool]],
+    hops: Mapping[int, object],
 ) -> dict[int, int]:
     """CP time of each implicit call's subtree, up to the next call (hop or implicit)."""
     if not implicit:

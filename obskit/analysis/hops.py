@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from obskit.analysis.durations import format_ns, format_share
 from obskit.analysis.reports import Hop
 from obskit.analysis.tree import NO_PARENT, SpanTree
-from obskit.model import SpanKind, StatusCode
+from obskit.model import SpanKind
 
 HOP_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 CALLEE_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
@@ -45,11 +45,11 @@ def callee_child(tree: SpanTree, hop: int) -> int | None:
 
 def external_name(attributes: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
     """Name an uninstrumented callee from the client span's attributes, in this order:
-    ``peer.service``; ``server.address`` (``net.peer.name``); the host of ``url.full``
-    (``http.url``); ``db.system`` + ``db.name``; ``messaging.system`` + destination;
-    ``rpc.service``. ``names`` maps ``"host:port"`` or ``"host"`` to a friendly name."""
+    ``peer.service`` (newer: ``service.peer.name``); ``server.address`` (``net.peer.name``);
+    the host of ``url.full`` (``http.url``); ``db.system`` + ``db.name``; ``messaging.system``
+    + destination; ``rpc.service``. ``names`` maps ``"host:port"`` or ``"host"`` to a name."""
     names = names or {}
-    peer = attributes.get("peer.service")
+    peer = attributes.get("peer.service") or attributes.get("service.peer.name")
     if peer:
         return str(peer)
     host = attributes.get("server.address") or attributes.get("net.peer.name")
@@ -119,6 +119,21 @@ def hop_critical_times(
     return exclusive, inclusive
 
 
+class HopRun:
+    """``hops`` by CP time (desc, then start); per hop position: ``callees`` gives
+    (callee, external, callee span position or None) and ``critical`` the CP time (if any)."""
+
+    __slots__ = ("callees", "critical", "hops")
+
+    def __init__(
+        self,
+        hops: list[Hop],
+        callees: dict[int, tuple[str, bool, int | None]],
+        critical: dict[int, int],
+    ) -> None:
+        self.hops, self.callees, self.critical = hops, callees, critical
+
+
 def build_hops(
     tree: SpanTree,
     span_cp: Mapping[int, int],
@@ -127,43 +142,46 @@ def build_hops(
     request_ns: int,
     threshold: float,
     external_names: Mapping[str, str] | None = None,
-) -> tuple[list[Hop], dict[int, tuple[str, bool]]]:
-    """All hops by CP time (desc), and each hop's (callee, external) by position."""
+) -> HopRun:
     positions = hop_positions(tree)
     exclusive, inclusive = hop_critical_times(tree, span_cp, entered, set(positions))
-    spans = tree.spans
-    callees: dict[int, tuple[str, bool]] = {}
-    found: list[tuple[int, int, Hop]] = []
-    for h in positions:
+    spans, ids, starts = tree.spans, tree.ids, tree.starts
+    # hops with CP time first (most first), then the others by start time
+    hot = sorted(exclusive, key=lambda h: (-exclusive[h], starts[h], ids[h]))
+    cold = sorted((h for h in positions if h not in exclusive), key=starts.__getitem__)
+    callees: dict[int, tuple[str, bool, int | None]] = {}
+    hops: list[Hop] = []
+    for h in hot + cold:
         span = spans[h]
         child = callee_child(tree, h)
         if child is not None:
             callee, external = spans[child].service, False
         else:
             callee, external = external_name(span.attributes, external_names), True
-        callees[h] = (callee, external)
+        callees[h] = (callee, external, child)
         critical = exclusive.get(h, 0)
         share = critical / request_ns if request_ns > 0 else 0.0
         flagged = critical > 0 and share >= threshold
-        hop = Hop(
-            span_id=tree.ids[h],
-            caller=span.service,
-            callee=callee,
-            external=external,
-            operation=span.name,
-            duration_ns=span.end_ns - span.start_ns,
-            critical_ns=critical,
-            critical_inclusive_ns=inclusive.get(h, 0),
-            client_gap_ns=span_cp.get(h, 0),
-            share=share,
-            flagged=flagged,
-            reason=_reason(span.service, callee, external, critical, share, request_ns)
-            if flagged
-            else "",
+        reason = (
+            _reason(span.service, callee, external, critical, share, request_ns) if flagged else ""
         )
-        found.append((-critical, tree.starts[h], hop))
-    found.sort(key=lambda item: (item[0], item[1], item[2].span_id))
-    return [hop for _, _, hop in found], callees
+        hops.append(
+            Hop(
+                ids[h],
+                span.service,
+                callee,
+                external,
+                span.name,
+                span.end_ns - span.start_ns,
+                critical,
+                inclusive.get(h, 0),
+                span_cp.get(h, 0),
+                share,
+                flagged,
+                reason,
+            )
+        )
+    return HopRun(hops, callees, exclusive)
 
 
 def _reason(
@@ -174,7 +192,3 @@ def _reason(
         f"{caller} → {callee} ({what}) holds {format_ns(critical)} of the critical path: "
         f"{format_share(share)} of the {format_ns(request_ns)} request"
     )
-
-
-def is_error(tree: SpanTree, i: int) -> bool:
-    return tree.spans[i].status is StatusCode.ERROR

@@ -16,11 +16,15 @@ The parent rule, used everywhere (graph, tree, walk):
 
 from __future__ import annotations
 
+import itertools
+
 from obskit.model import RefType, Span, Trace, TraceWarning
 
 CHILD_OF = RefType.CHILD_OF
 FOLLOWS_FROM = RefType.FOLLOWS_FROM
 NO_PARENT = -1
+_MISSING = -2  # the first CHILD_OF parent is not in the trace
+_OTHER = -3  # the first reference is not CHILD_OF: the slow path decides
 
 
 class SpanTree:
@@ -39,6 +43,7 @@ class SpanTree:
         "ids",
         "index",
         "kinds",
+        "order",
         "orphans",
         "parent",
         "primary",
@@ -50,31 +55,33 @@ class SpanTree:
 
     def __init__(self, trace: Trace) -> None:
         self.warnings: list[TraceWarning] = []
-        spans = self._unique_spans(trace.spans)
-        self.spans: tuple[Span, ...] | list[Span] = spans
-        n = len(spans)
-        self.ids: list[str] = [s.span_id for s in spans]
+        spans: tuple[Span, ...] | list[Span] = trace.spans
+        ids = [s.span_id for s in spans]
+        index = dict(zip(ids, range(len(ids)), strict=True))
+        if len(index) != len(ids):
+            spans = self._unique_spans(spans, ids)
+            ids = [s.span_id for s in spans]
+            index = dict(zip(ids, range(len(ids)), strict=True))
+        self.spans = spans
+        self.ids: list[str] = ids
+        self.index: dict[str, int] = index
         self.starts: list[int] = [s.start_ns for s in spans]
         self.ends: list[int] = [s.end_ns for s in spans]
         self.kinds = [s.kind for s in spans]
-        self.index: dict[str, int] = dict(zip(self.ids, range(n), strict=True))
-        self.parent: list[int] = [NO_PARENT] * n
-        self.children: list[list[int] | None] = [None] * n
+        self.children: list[list[int] | None] = [None] * len(ids)
         self.follows: set[int] = set()
         # orphan position -> the missing parent id
         self.orphans: dict[int, str] = {}
-        self._link_parents(trace.trace_id)
-        self._break_cycles()
+        self.parent: list[int] = self._link_parents(trace.trace_id)
+        # every span, parents before children (breadth-first from the roots)
+        self.order: list[int] = self._break_cycles()
         self.roots: list[int] = self._sorted_roots()
         self.primary: int = self._primary_root()
 
     # -- construction steps -------------------------------------------------------------
 
-    def _unique_spans(self, spans: tuple[Span, ...]) -> tuple[Span, ...] | list[Span]:
-        ids = [s.span_id for s in spans]
+    def _unique_spans(self, spans: tuple[Span, ...] | list[Span], ids: list[str]) -> list[Span]:
         first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
-        if len(first) == len(ids):
-            return spans
         kept = sorted(first.values())
         duplicated = sorted({ids[i] for i in range(len(ids)) if first[ids[i]] != i})
         extra = len(ids) - len(kept)
@@ -88,30 +95,32 @@ class SpanTree:
         )
         return [spans[i] for i in kept]
 
-    def _link_parents(self, trace_id: str) -> None:
+    def _link_parents(self, trace_id: str) -> list[int]:
         index_get = self.index.get
-        parent = self.parent
-        children = self.children
-        for i, span in enumerate(self.spans):
-            refs = span.references
-            if not refs:
-                continue
-            ref = refs[0]
-            if ref.ref_type is CHILD_OF:  # the common case: one OTLP parentSpanId
-                p = index_get(ref.span_id)
-                if p is None:
-                    self._orphan(i, ref.span_id)
-                    continue
+        # the common case in one comprehension: the first reference is CHILD_OF and present
+        parent = [
+            (index_get(refs[0].span_id, _MISSING) if refs[0].ref_type is CHILD_OF else _OTHER)
+            if refs
+            else NO_PARENT
+            for refs in [s.references for s in self.spans]
+        ]
+        for i in [i for i, p in enumerate(parent) if p < NO_PARENT]:
+            refs = self.spans[i].references
+            if parent[i] == _MISSING:
+                self._orphan(i, refs[0].span_id)
+                parent[i] = NO_PARENT
             else:
                 p = self._slow_parent(i, refs, trace_id)
-                if p is None:
-                    continue
-            parent[i] = p
-            kids = children[p]
-            if kids is None:
-                children[p] = [i]
-            else:
-                kids.append(i)
+                parent[i] = NO_PARENT if p is None else p
+        children = self.children
+        for i, p in enumerate(parent):
+            if p >= 0:
+                kids = children[p]
+                if kids is None:
+                    children[p] = [i]
+                else:
+                    kids.append(i)
+        return parent
 
     def _slow_parent(self, i: int, refs: tuple, trace_id: str) -> int | None:
         """The parent rule when the first reference is not CHILD_OF."""
@@ -144,13 +153,16 @@ class SpanTree:
             )
         )
 
-    def _break_cycles(self) -> None:
+    def _break_cycles(self) -> list[int]:
         """Spans not reachable from a root sit on (or below) a reference cycle."""
         parent = self.parent
+        order = [i for i, p in enumerate(parent) if p == NO_PARENT]
+        self._extend_breadth_first(order, 0)
+        if len(order) == len(parent):
+            return order
         reached = bytearray(len(parent))
-        self._mark_reachable([i for i, p in enumerate(parent) if p == NO_PARENT], reached)
-        if all(reached):
-            return
+        for u in order:
+            reached[u] = 1
         for start in range(len(parent)):
             if reached[start]:
                 continue
@@ -163,8 +175,7 @@ class SpanTree:
             # dicts keep insertion order: the loop is everything met from ``u`` on
             loop = list(seen)[seen[u] :]
             closer = u
-            old_parent = parent[closer]
-            kids = self.children[old_parent]
+            kids = self.children[parent[closer]]
             assert kids is not None
             kids.remove(closer)
             parent[closer] = NO_PARENT
@@ -177,19 +188,24 @@ class SpanTree:
                     tuple(self.ids[v] for v in loop),
                 )
             )
-            self._mark_reachable([closer], reached)
+            first_new = len(order)
+            order.append(closer)
+            self._extend_breadth_first(order, first_new)
+            for v in order[first_new:]:
+                reached[v] = 1
+        return order
 
-    def _mark_reachable(self, starts: list[int], reached: bytearray) -> None:
+    def _extend_breadth_first(self, order: list[int], first: int) -> None:
+        """Append the descendants of ``order[first:]`` to ``order``, parents first."""
         children = self.children
-        todo = starts
-        for u in todo:  # grows while iterating: breadth-first, no recursion
-            reached[u] = 1
+        for u in itertools.islice(order, first, None):  # grows while iterating: no recursion
             kids = children[u]
             if kids is not None:
-                todo.extend(kids)
+                order.extend(kids)
 
     def _sorted_roots(self) -> list[int]:
-        roots = [i for i, p in enumerate(self.parent) if p == NO_PARENT]
+        parent = self.parent
+        roots = [i for i in self.order if parent[i] == NO_PARENT]
         roots.sort(key=lambda r: (self.starts[r], self.ids[r]))
         return roots
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from obskit.analysis.clipping import Projection
+from obskit.analysis.clipping import KEPT, Projection
 from obskit.analysis.tree import SpanTree
 
 
@@ -55,7 +55,7 @@ def walk(
         kids = children[u]
         if kids is None:
             return []
-        mine = [c for c in kids if kept[c]]
+        mine = [c for c in kids if kept[c] == KEPT]
         if len(mine) > 1:
             mine.sort(key=by_end_desc)
         return mine

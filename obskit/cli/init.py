@@ -95,8 +95,9 @@ def init(
         for path, problem in problems:
             click.echo(f"  {problem:<21} {path}")
         if problems:
+            verb = "differs" if len(problems) == 1 else "differ"
             raise CheckFailed(
-                f"{_files(len(problems))} in {out} differ from what {spec_path} generates",
+                f"{_files(len(problems))} in {out} {verb} from what {spec_path} generates",
                 hint="run `obskit init` to update them; --diff shows the changes",
             )
         click.echo(f"{out}: all {_files(len(rendered))} are up to date with {spec_path}.")
@@ -134,10 +135,6 @@ def _print_report(report: object) -> None:
         click.echo(f"{line}  ({note})" if note else line)
     for path, status, detail in report.notes:
         click.echo(f"  {status:<9} {path}  ({detail})")
-    counts = [
-        f"{report.count(status)} {status.value}"
-        for status in Status
-        if report.count(status)
-    ]
+    counts = [f"{report.count(status)} {status.value}" for status in Status if report.count(status)]
     total = len([c for c in report.changes if c.status is not Status.REMOVED])
     click.echo(f"{report.out_dir}: {_files(total)} ({', '.join(counts)}).")

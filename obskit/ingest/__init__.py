@@ -34,7 +34,6 @@ from obskit.ingest.sniff import (
     LINE_FORMATS,
     SEARCH_FORMATS,
     Sniffed,
-    sniff_binary,
     sniff_document,
     sniff_payload,
 )
@@ -59,7 +58,7 @@ def read_trace(
     data: Input,
     *,
     trace_id: str | None = None,
-    format: str | None = None,  # noqa: A002 - the public keyword the CLI mirrors
+    format: str | None = None,
 ) -> Trace:
     """The one trace in ``data``; with several, ``trace_id`` picks one (else InputError)."""
     wanted = _normalize_wanted(trace_id)
@@ -71,7 +70,7 @@ def read_trace(
 def read_traces(
     data: Input,
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     window: int | None = None,
 ) -> Iterator[Trace]:
     """Every trace in ``data``, in first-seen order. JSON Lines are streamed (see module doc)."""
@@ -101,7 +100,7 @@ def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> It
             yield from _read_lines(payload, sniffed, out, window)
             return
         if sniffed.mode == "binary":
-            _read_binary(payload.read_all(), sniffed.fmt, out)
+            _read_binary(sniffed.doc if sniffed.has_doc else payload.read_all(), sniffed.fmt, out)
         else:
             _read_document(sniffed.doc, sniffed.fmt, out, "")
     finally:
@@ -114,24 +113,26 @@ def _sniff(payload: Payload, fmt: str | None) -> Sniffed:
         return Sniffed(fmt, "binary")
     if fmt is None:
         return sniff_payload(payload)
-    head = payload.head.lstrip()
-    if head[:1] not in (b"{", b"[") and head:
-        sniff_binary(payload.head)  # a clear message for zstd/gzip/protobuf
-        raise InputError(f"expected {FORMATS[fmt]}, but the input is not JSON")
     sniffed = sniff_payload(payload)
-    compatible = sniffed.fmt == fmt or (
-        sniffed.mode == "lines" and fmt in LINE_FORMATS and sniffed.fmt in LINE_FORMATS
-    ) or {sniffed.fmt, fmt} <= {"otlp-json", "otlp-jsonl"}
+    if sniffed.mode == "binary":
+        raise InputError(f"expected {FORMATS[fmt]}, but the input is not JSON")
+    compatible = (
+        sniffed.fmt == fmt
+        or (sniffed.mode == "lines" and fmt in LINE_FORMATS and sniffed.fmt in LINE_FORMATS)
+        or {sniffed.fmt, fmt} <= {"otlp-json", "otlp-jsonl"}
+    )
     if not compatible:
-        raise InputError(f"expected {FORMATS[fmt]}, but the input looks like {FORMATS[sniffed.fmt]}")
+        raise InputError(
+            f"expected {FORMATS[fmt]}, but the input looks like {FORMATS[sniffed.fmt]}"
+        )
     return sniffed
 
 
 def _read_document(doc: Any, fmt: str, out: TraceSet, where: str) -> None:
     if fmt in SEARCH_FORMATS:
         raise InputError(
-            f"the input is a {FORMATS[fmt]}: it lists trace ids but holds no spans; "
-            "fetch one trace by its id (obskit.ingest.search reads these results)"
+            f"the input is a search result ({FORMATS[fmt]}): it lists traces but holds no "
+            "spans; fetch one trace by its id"
         )
     try:
         if fmt == "jaeger-json":
@@ -149,6 +150,9 @@ def _read_document(doc: Any, fmt: str, out: TraceSet, where: str) -> None:
     except Bad as err:
         prefix = f"{where}: " if where else ""
         raise InputError(f"{prefix}{err}") from None
+    except RecursionError:
+        prefix = f"{where}: " if where else ""
+        raise InputError(f"{prefix}attribute values are nested too deeply") from None
 
 
 def _read_binary(data: bytes, fmt: str, out: TraceSet) -> None:

@@ -27,6 +27,7 @@ from obskit.ingest.values import (
     expect_list,
     expect_str,
     freeze,
+    one_line,
     service_name,
     show,
     span_id,
@@ -72,7 +73,7 @@ def _empty_reason(doc: dict[str, Any]) -> str:
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         msg = errors[0].get("msg")
         if isinstance(msg, str):
-            return f"the Jaeger response holds no traces (Jaeger says: {msg})"
+            return f"the Jaeger response holds no traces (Jaeger says: {one_line(msg)})"
     return "the Jaeger response holds no traces"
 
 
@@ -248,9 +249,8 @@ def _logs(raw: Any) -> tuple[Event, ...]:
 
 def _tags(raw: Any, field: str) -> dict[str, Any]:
     """Jaeger ``[{key, type, value}]`` → dict, decoding each value by its declared type."""
-    if not raw:
-        if raw is None or raw == []:
-            return {}
+    if raw is None or raw == []:
+        return {}
     items = expect_list(raw, field)
     out: dict[str, Any] = {}
     for i, tag in enumerate(items):

@@ -35,7 +35,7 @@ from obskit.ingest.values import (
     to_int,
     trace_id,
 )
-from obskit.model import Event, Link, RefType, Reference, StatusCode, TraceWarning
+from obskit.model import Event, Link, Reference, RefType, StatusCode, TraceWarning
 from obskit.model.span import EMPTY
 
 JAEGER_WARNINGS = "@jaeger@warnings"
@@ -88,7 +88,9 @@ def read_resource_spans(resource_spans: list[Any], where: str, out: TraceSet) ->
             rs = expect_dict(rs, "")
             resource = rs.get("resource")
             attrs = (
-                key_values(expect_dict(resource, "resource").get("attributes"), "resource.attributes")
+                key_values(
+                    expect_dict(resource, "resource").get("attributes"), "resource.attributes"
+                )
                 if resource is not None
                 else {}
             )

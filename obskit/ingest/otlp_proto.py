@@ -22,7 +22,7 @@ from obskit.ingest.values import (
     otlp_status,
     service_name,
 )
-from obskit.model import Event, Link, RefType, Reference, TraceWarning
+from obskit.model import Event, Link, Reference, RefType, TraceWarning
 from obskit.model.span import EMPTY
 
 

@@ -86,7 +86,11 @@ def span_to_otlp(span: Span) -> dict[str, Any]:
     }
     if span.events:
         out["events"] = [
-            {"timeUnixNano": str(ev.time_ns), "name": ev.name, "attributes": _key_values(ev.attributes)}
+            {
+                "timeUnixNano": str(ev.time_ns),
+                "name": ev.name,
+                "attributes": _key_values(ev.attributes),
+            }
             for ev in span.events
         ]
     if links:

@@ -61,8 +61,7 @@ def read_search(data: bytes | str | Path | BinaryIO) -> list[TraceSummary]:
     except Bad as err:
         raise InputError(str(err)) from None
     raise InputError(
-        "not a search result: expected Tempo's {\"traces\": [...]} "
-        "or Jaeger's {\"summaries\": [...]}"
+        'not a search result: expected Tempo\'s {"traces": [...]} or Jaeger\'s {"summaries": [...]}'
     )
 
 
@@ -127,9 +126,9 @@ def summarize(traces: Iterable[Trace]) -> list[TraceSummary]:
         if not trace.spans:
             continue
         ids = {span.span_id for span in trace.spans}
-        roots = [
-            s for s in trace.spans if not any(r.span_id in ids for r in s.references)
-        ] or list(trace.spans)
+        roots = [s for s in trace.spans if not any(r.span_id in ids for r in s.references)] or list(
+            trace.spans
+        )
         root = min(roots, key=lambda s: (s.start_ns, -s.duration_ns, s.span_id))
         start = min(s.start_ns for s in trace.spans)
         end = max(s.end_ns for s in trace.spans)

@@ -8,19 +8,20 @@ import orjson
 
 from obskit.errors import InputError
 from obskit.ingest.payload import Payload, load_json
+from obskit.ingest.values import one_line
 
 # format id -> what it is called in messages and docs
 FORMATS: dict[str, str] = {
     "jaeger-json": "Jaeger JSON (v1 API response, UI download or trace object)",
-    "jaeger-api-v3": "Jaeger api_v3 JSON ({\"result\": OTLP})",
-    "tempo-v1": "Tempo /api/traces JSON ({\"batches\": ...})",
-    "tempo-v2": "Tempo /api/v2/traces JSON ({\"trace\": ...})",
+    "jaeger-api-v3": 'Jaeger api_v3 JSON ({"result": OTLP})',
+    "tempo-v1": 'Tempo /api/traces JSON ({"batches": ...})',
+    "tempo-v2": 'Tempo /api/v2/traces JSON ({"trace": ...})',
     "otlp-json": "OTLP/JSON",
     "otlp-jsonl": "OTLP JSON Lines (Collector file exporter)",
     "otlp-proto": "OTLP protobuf (TracesData / ExportTraceServiceRequest)",
     "otlp-proto-framed": "Collector file exporter protobuf (length-prefixed messages)",
     "zipkin-v2": "Zipkin v2 JSON",
-    "tempo-search": "Tempo search result",
+    "tempo-search": "Tempo /api/search response",
     "jaeger-trace-summaries": "Jaeger api_v3 trace summaries",
 }
 SEARCH_FORMATS = frozenset({"tempo-search", "jaeger-trace-summaries"})
@@ -55,10 +56,10 @@ def sniff_document(doc: Any) -> str:
         raise InputError("the input holds OpenTelemetry metrics or logs, not traces")
     error = doc.get("error")
     if isinstance(error, dict) and "message" in error:
-        raise InputError(f"the input is a Jaeger error response: {error['message']}")
-    if "trace" not in doc and not doc:
+        raise InputError(f"the input is a Jaeger error response: {one_line(str(error['message']))}")
+    if not doc:
         raise InputError("the input is an empty JSON object: no spans")
-    keys = ", ".join(sorted(map(str, doc))[:6])
+    keys = one_line(", ".join(sorted(map(str, doc))[:6]))
     raise InputError(
         f"unknown trace format: a JSON object with keys {keys}; "
         "expected Jaeger, Tempo, OTLP or Zipkin JSON"
@@ -118,11 +119,20 @@ def sniff_payload(payload: Payload) -> Sniffed:
     head = payload.head
     stripped = head.lstrip()
     if not stripped:
-        if not payload.more_lines_follow():
-            raise InputError("the input is empty: no trace data")
+        # Blank first line(s) -- or protobuf, whose first byte 0x0a is a newline.
         data = payload.read_all()
-        doc = load_json(data)
-        return Sniffed(sniff_document(doc), "doc", doc, True)
+        body = data.lstrip()
+        if not body:
+            raise InputError("the input is empty: no trace data")
+        if body[:1] in (b"{", b"["):
+            try:
+                doc = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                if data[:1] != b"\n":
+                    load_json(data)  # raises the InputError naming the JSON problem
+            else:
+                return Sniffed(sniff_document(doc), "doc", doc, True)
+        return Sniffed(sniff_binary(data), "binary", data, True)
     first = stripped[:1]
     if first == b"{":
         try:
@@ -139,7 +149,8 @@ def sniff_payload(payload: Payload) -> Sniffed:
     if first == b"[":
         doc = load_json(payload.read_all())
         return Sniffed(sniff_document(doc), "doc", doc, True)
-    return Sniffed(sniff_binary(head), "binary")
+    data = payload.read_all()
+    return Sniffed(sniff_binary(data), "binary", data, True)
 
 
 def _line_format(doc: Any) -> str:
@@ -148,10 +159,8 @@ def _line_format(doc: Any) -> str:
             return "jaeger-api-v3"
         if {"resourceSpans", "resourceMetrics", "resourceLogs"} & doc.keys():
             return "otlp-jsonl"
-    raise InputError(
-        "line 1: expected an OTLP JSON object per line (resourceSpans), "
-        f"got {_kind(doc) if not isinstance(doc, dict) else 'keys ' + ', '.join(sorted(doc)[:6])}"
-    )
+    got = "keys " + one_line(", ".join(sorted(doc)[:6])) if isinstance(doc, dict) else _kind(doc)
+    raise InputError(f"line 1: expected an OTLP JSON object per line (resourceSpans), got {got}")
 
 
 def _kind(value: Any) -> str:

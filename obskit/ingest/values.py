@@ -21,7 +21,9 @@ from obskit.model.span import EMPTY
 
 UNKNOWN_SERVICE = "unknown_service"
 # Jaeger v2's ingest sanitizer rewrites bad service names to these; they mean "unknown".
-_SANITIZED_SERVICES = frozenset({"empty-service-name", "missing-service-name", "service-name-wrong-type"})
+_SANITIZED_SERVICES = frozenset(
+    {"empty-service-name", "missing-service-name", "service-name-wrong-type"}
+)
 
 _HEX32 = re.compile(r"[0-9a-f]{32}").fullmatch
 _HEX16 = re.compile(r"[0-9a-f]{16}").fullmatch
@@ -30,10 +32,19 @@ _ZERO32 = "0" * 32
 _ZERO16 = "0" * 16
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """Escape control characters: keys and messages come from the input, errors are one line."""
+    return text.translate(_CONTROL)
+
+
 class Bad(Exception):
     """A value is wrong. ``str(err)`` reads ``field: problem`` (field may be empty)."""
 
     def __init__(self, field: str, problem: str) -> None:
+        field, problem = one_line(field), one_line(problem)
         super().__init__(f"{field}: {problem}" if field else problem)
         self.field = field
         self.problem = problem
@@ -42,8 +53,10 @@ class Bad(Exception):
         """The same problem, one level further out (``prefix.field``)."""
         if not prefix:
             return self
-        field = f"{prefix}.{self.field}" if self.field and not self.field.startswith("[") else (
-            prefix + self.field
+        field = (
+            f"{prefix}.{self.field}"
+            if self.field and not self.field.startswith("[")
+            else (prefix + self.field)
         )
         return Bad(field, self.problem)
 
@@ -158,20 +171,14 @@ def _norm_id(value: Any, field: str, size: int) -> str:
 
 
 def trace_id(value: Any, field: str = "traceId") -> str:
-    if type(value) is str and _HEX32(value):
-        result = value
-    else:
-        result = _norm_id(value, field, 16)
+    result = value if type(value) is str and _HEX32(value) else _norm_id(value, field, 16)
     if result == _ZERO32:
         raise Bad(field, "the trace id is all zeros")
     return result
 
 
 def span_id(value: Any, field: str = "spanId") -> str:
-    if type(value) is str and _HEX16(value):
-        result = value
-    else:
-        result = _norm_id(value, field, 8)
+    result = value if type(value) is str and _HEX16(value) else _norm_id(value, field, 8)
     if result == _ZERO16:
         raise Bad(field, "the span id is all zeros")
     return result

@@ -164,9 +164,7 @@ def _resolve_trace(tid: str, spans: list[_Raw], out: TraceSet) -> None:
         kinds = [raw.kind for raw in group]
         timed = [raw for raw in group if raw.timestamp is not None]
         owner = (
-            SpanKind.CLIENT
-            if SpanKind.CLIENT in kinds
-            else (timed[0].kind if timed else kinds[0])
+            SpanKind.CLIENT if SpanKind.CLIENT in kinds else (timed[0].kind if timed else kinds[0])
         )
         owner_span = next(raw for raw in group if raw.kind is owner)
         ids_by_kind: dict[SpanKind, str] = {owner: sid}
@@ -192,8 +190,10 @@ def _resolve_trace(tid: str, spans: list[_Raw], out: TraceSet) -> None:
     # Children of a shared id hang on the piece of their own service.
     for raw in spans:
         parent = parent_of[id(raw)]
-        if parent is not None and parent in derived and not (
-            raw.kind is SpanKind.SERVER and raw.sid == parent
+        if (
+            parent is not None
+            and parent in derived
+            and not (raw.kind is SpanKind.SERVER and raw.sid == parent)
         ):
             match = next((d for d in derived[parent] if d.service == raw.service), None)
             if match is not None and match is not raw:

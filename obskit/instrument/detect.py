@@ -87,16 +87,15 @@ def imported_modules(entry: tuple[str, str], *, cwd: Path | None = None) -> set[
     queue, seen = [start], {start}
     while queue and len(seen) <= MAX_FILES:
         path = queue.pop()
-        for name, level in _imports(path):
+        for name, level, maybe_attr in _imports(path):
             if level:  # relative import: the service's own code
                 _enqueue(_relative(path, name, level), queue, seen)
                 continue
-            top = name.split(".")[0]
             local = _local_file(name, own_root, cwd)
             if local is not None:
                 _enqueue(local, queue, seen)
-            elif top not in sys.builtin_module_names:
-                found.add(top)
+            elif not maybe_attr and name.split(".")[0] not in sys.builtin_module_names:
+                found.add(name.split(".")[0])
     return found
 
 
@@ -165,25 +164,22 @@ def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _imports(path: Path) -> list[tuple[str, int]]:
+def _imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(dotted name, relative level, whether the name may be an attribute rather than a
+    module: ``from pkg import name`` imports either)."""
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except (OSError, SyntaxError, ValueError):
         return []  # python itself will report it when the service starts
-    out: list[tuple[str, int]] = []
+    out: list[tuple[str, int, bool]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            out += [(alias.name, 0) for alias in node.names]
+            out += [(alias.name, 0, False) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = node.module or ""
-                # `from . import x` may name submodules
-                out += [(f"{base}.{a.name}".strip("."), node.level) for a in node.names]
-                if base:
-                    out.append((base, node.level))
-            elif node.module:
-                out.append((node.module, 0))
-                out += [(f"{node.module}.{a.name}", 0) for a in node.names]
+            base = node.module or ""
+            if base:
+                out.append((base, node.level, False))
+            out += [(f"{base}.{a.name}".strip("."), node.level, True) for a in node.names]
     return out
 
 

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 
 from obskit.instrument import settings as names
 from obskit.instrument.settings import Settings
+from obskit.stack.vocabulary import DEFAULT_BUCKETS_S
 
 FORMATS = ("dotenv", "k8s")
 
@@ -45,7 +46,9 @@ def service_environment(
         # The stable names (http.server.request.duration, http.route, ...) are what the
         # generated rules and dashboards query.
         names.OTEL_SEMCONV_STABILITY_OPT_IN: "http",
-        names.OTEL_METRICS_EXPORTER: "prometheus",
+        # OTel's Prometheus exporter, with the spec's latency thresholds as bucket bounds
+        names.OTEL_METRICS_EXPORTER: names.METRICS_EXPORTER,
+        names.OBSKIT_HISTOGRAM_BUCKETS: ",".join(f"{b:g}" for b in buckets(settings)),
         names.OTEL_EXPORTER_PROMETHEUS_HOST: settings.metrics_host,
         names.OTEL_EXPORTER_PROMETHEUS_PORT: str(settings.metrics_port),
         names.OTEL_PYTHON_LOG_CORRELATION: "true",
@@ -61,6 +64,11 @@ def render(env: Mapping[str, str], fmt: str, *, header: str | None = None) -> st
     if fmt == "k8s":
         return to_yaml({"env": [{"name": k, "value": v} for k, v in env.items()]}, header=header)
     return to_env(dict(env), header=header)
+
+
+def buckets(settings: Settings) -> tuple[float, ...]:
+    """OTel's default HTTP buckets plus every latency threshold of the spec, in seconds."""
+    return tuple(sorted({*DEFAULT_BUCKETS_S, *(ms / 1000 for ms in settings.thresholds_ms)}))
 
 
 def _ratio(value: float) -> str:

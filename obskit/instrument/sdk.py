@@ -21,7 +21,7 @@ from typing import Any
 
 from obskit.errors import ObskitError
 from obskit.instrument import settings as names
-from obskit.instrument.environment import resource_attributes
+from obskit.instrument.environment import buckets, resource_attributes
 from obskit.instrument.settings import Settings, check_port_free, resolve
 
 _log = logging.getLogger("obskit.instrument")
@@ -107,23 +107,23 @@ def _setup_traces(found: Settings, result: Instrumentation) -> None:
 
 def _setup_metrics(found: Settings, result: Instrumentation, strict: bool) -> None:
     from opentelemetry import metrics
-    from opentelemetry.exporter.prometheus import PrometheusMetricReader
     from opentelemetry.sdk.metrics import MeterProvider
     from opentelemetry.sdk.resources import Resource
-    from prometheus_client import start_http_server
+
+    from obskit.instrument.metrics import ObskitPrometheusReader
 
     try:
         check_port_free(found.metrics_host, found.metrics_port)
-        start_http_server(port=found.metrics_port, addr=found.metrics_host)
+        reader = ObskitPrometheusReader(
+            buckets(found), host=found.metrics_host, port=found.metrics_port
+        )
     except (ObskitError, OSError) as err:
         if strict:
             raise
         result.problems.append(f"metrics are off: {err}")
         _log.warning("obskit: metrics are off: %s", err)
         return
-    provider = MeterProvider(
-        resource=_resource(found, Resource), metric_readers=[PrometheusMetricReader()]
-    )
+    provider = MeterProvider(resource=_resource(found, Resource), metric_readers=[reader])
     metrics.set_meter_provider(provider)
     result.meter_provider = provider
 

@@ -33,6 +33,9 @@ OTEL_EXPORTER_PROMETHEUS_HOST = "OTEL_EXPORTER_PROMETHEUS_HOST"
 OTEL_EXPORTER_PROMETHEUS_PORT = "OTEL_EXPORTER_PROMETHEUS_PORT"
 OTEL_PYTHON_LOG_CORRELATION = "OTEL_PYTHON_LOG_CORRELATION"
 OBSKIT_SPEC = "OBSKIT_SPEC"  # where to find obskit.yaml when --spec is not given
+# bucket bounds (seconds, comma-separated) of the HTTP duration histograms; see metrics.py
+OBSKIT_HISTOGRAM_BUCKETS = "OBSKIT_HISTOGRAM_BUCKETS"
+METRICS_EXPORTER = "obskit_prometheus"  # our entry point: OTel's Prometheus reader + buckets
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_METRICS_PORT = 9464  # the OTel Prometheus exporter's own default
@@ -51,6 +54,7 @@ class Settings:
     project: str | None = None
     spec_path: str | None = None  # the obskit.yaml the values came from, if any
     metrics_host: str = METRICS_HOST
+    thresholds_ms: tuple[int, ...] = ()  # every latency threshold in the spec
 
 
 def find_spec_path(spec: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -114,6 +118,7 @@ def resolve(
         environment=loaded.environment if loaded else None,
         project=loaded.project if loaded else None,
         spec_path=str(spec_path) if spec_path else None,
+        thresholds_ms=tuple(loaded.latency_thresholds_ms) if loaded else (),
     )
 
 
@@ -121,6 +126,8 @@ def check_port_free(host: str, port: int) -> None:
     """Fail early, with one line, when the metrics port is taken: the Prometheus exporter
     would otherwise die inside the service with a traceback, or serve someone else's data."""
     with socket.socket() as sock:
+        # as servers do: connections of a previous run in TIME_WAIT do not make it busy
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

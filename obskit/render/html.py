@@ -66,6 +66,8 @@ def _environment() -> Any:
     return jinja2.Environment(
         loader=jinja2.PackageLoader("obskit.render", "templates"),
         autoescape=True,  # every template here is HTML/SVG
+        # control characters in names (an ESC, a NUL) shown as \xNN, like the terminal does
+        finalize=lambda value: labels.printable(value) if isinstance(value, str) else value,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

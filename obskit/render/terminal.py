@@ -227,8 +227,5 @@ def _warnings(report: TraceReport) -> RenderableType:
     text.append("Warnings\n", style="bold yellow")
     for warning in report.warnings:
         text.append(f"  ! [{printable(warning.code)}] ", style="yellow")
-        text.append(printable(warning.message))
-        if len(warning.span_ids) > 1:
-            text.append(f" ({len(warning.span_ids)} spans)", style="dim")
-        text.append("\n")
+        text.append(printable(warning.message) + "\n")
     return text

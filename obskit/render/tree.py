@@ -41,9 +41,9 @@ class Row:
 
 @dataclass
 class SpanTree:
-    spans: list[Span]
+    spans: list[Span] | tuple[Span, ...]
     roots: list[int]
-    children: list[list[int]]
+    children: list[list[int] | None]  # None for a leaf; children in start order
     own_critical: list[int]
     subtree_critical: list[int]
     subtree_size: list[int]
@@ -56,40 +56,35 @@ def build(trace: Trace, span_critical_ns: dict[str, int]) -> SpanTree:
     # the analysis' own tree, so the picture follows the one parent rule (and its handling
     # of duplicate ids, orphans and cycles) that the numbers came from
     linked = AnalysisTree(trace)
-    spans = list(linked.spans)
-    children: list[list[int]] = [[] for _ in spans]
-    roots: list[int] = []
-    for i, parent in enumerate(linked.parent):
-        (roots if parent == NO_PARENT else children[parent]).append(i)
-
-    def key(i: int) -> tuple[int, str, int]:
-        return (spans[i].start_ns, spans[i].span_id, i)
-
-    roots.sort(key=key)
-    for kids in children:
-        kids.sort(key=key)
-    order = _preorder(spans, roots, children)
-    own = [span_critical_ns.get(span.span_id, 0) for span in spans]
-    sub_crit = list(own)
+    spans = linked.spans
+    by_start = linked.starts.__getitem__  # a stable sort keeps trace order among equal starts
+    children: list[list[int] | None] = [
+        kids if kids is None or len(kids) < 2 else sorted(kids, key=by_start)
+        for kids in linked.children
+    ]
+    roots = sorted(linked.roots, key=by_start)
+    order = _preorder(roots, children)
+    own = [span_critical_ns.get(span_id, 0) for span_id in linked.ids]
+    sub_crit = own.copy()
     size = [1] * len(spans)
-    for i in reversed(order):
-        for child in children[i]:
-            sub_crit[i] += sub_crit[child]
-            size[i] += size[child]
+    parent = linked.parent
+    for i in reversed(order):  # children before parents
+        p = parent[i]
+        if p != NO_PARENT:
+            sub_crit[p] += sub_crit[i]
+            size[p] += size[i]
     return SpanTree(spans, roots, children, own, sub_crit, size)
 
 
-def _preorder(spans: list[Span], roots: list[int], children: list[list[int]]) -> list[int]:
+def _preorder(roots: list[int], children: list[list[int] | None]) -> list[int]:
     order: list[int] = []
-    seen: set[int] = set()
-    stack = list(reversed(roots))
+    stack = roots[::-1]
     while stack:
         i = stack.pop()
-        if i in seen:
-            continue
-        seen.add(i)
         order.append(i)
-        stack.extend(reversed(children[i]))
+        kids = children[i]
+        if kids:
+            stack.extend(reversed(kids))
     return order
 
 
@@ -122,8 +117,7 @@ def _walk(tree: SpanTree, *, fold_off_path: bool, collapse_runs: bool, budget: i
         if isinstance(item, Row):
             out.append(Row(depth, guide, None, item.critical_ns, item.hidden, item.run))
             continue
-        kids = tree.children[item]
-        visible = _visible(tree, kids, fold_off_path, collapse_runs)
+        visible = _visible(tree, tree.children[item] or [], fold_off_path, collapse_runs)
         shown = sum(
             tree.subtree_size[k] if isinstance(k, int) else k.hidden for k in visible
         )  # spans reachable through the visible entries

@@ -56,7 +56,9 @@ def jaeger_error(answer: HttpAnswer) -> str | None:
 def failure(answer: HttpAnswer, what: str, detail: str | None = None) -> BackendError:
     """A non-2xx answer as one line: status, URL, the backend's own reason, retries."""
     detail = detail if detail is not None else answer.text_line
-    tried = f" after {answer.retries} retries" if answer.retries else ""
+    tried = ""
+    if answer.retries:
+        tried = f" after {answer.retries} {'retry' if answer.retries == 1 else 'retries'}"
     reason = f" {answer.reason}" if answer.reason else ""
     message = f"{what} answered {answer.status}{reason}{tried} ({answer.url})"
     if detail:

@@ -13,6 +13,8 @@ Settings come from :class:`HttpSettings`; :func:`settings_from_env` reads the en
     seconds to wait for the backend to answer (default 30)
 ``OBSKIT_MAX_RESPONSE_BYTES``
     the largest answer obskit accepts (default 512 MiB)
+``OBSKIT_RETRIES``
+    how often to retry a 429 or 5xx answer, with exponential backoff (default 3; 0 = never)
 """
 
 from __future__ import annotations
@@ -106,11 +108,19 @@ def settings_from_env(
             env.get("OBSKIT_MAX_RESPONSE_BYTES"), "OBSKIT_MAX_RESPONSE_BYTES", DEFAULT_MAX_BYTES
         )
     )
+    retries = env.get("OBSKIT_RETRIES", "3")
+    if not retries.isdigit() or int(retries) > 10:
+        raise InputError(f"OBSKIT_RETRIES must be a whole number from 0 to 10, got {retries!r}")
     ca_bundle = ca_bundle or env.get("OBSKIT_CA_BUNDLE") or None
     if ca_bundle and not Path(ca_bundle).is_file():
         raise InputError(f"CA bundle {ca_bundle}: no such file")
     return HttpSettings(
-        timeout_s=timeout_s, max_bytes=max_bytes, ca_bundle=ca_bundle, token=token, basic_auth=basic
+        timeout_s=timeout_s,
+        retries=int(retries),
+        max_bytes=max_bytes,
+        ca_bundle=ca_bundle,
+        token=token,
+        basic_auth=basic,
     )
 
 

@@ -34,8 +34,12 @@ WATCHDOG_ALERT = "Watchdog"
 GROUP_BY = ["alertname", "service"]
 INHIBIT_EQUAL = ["service"]
 
-SLACK_TITLE = "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})"
-SLACK_TEXT = "{{ range .Alerts }}{{ .Annotations.summary }}: {{ .Annotations.description }}\n{{ end }}"
+SLACK_TITLE = (
+    "[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})"
+)
+SLACK_TEXT = (
+    "{{ range .Alerts }}{{ .Annotations.summary }}: {{ .Annotations.description }}\n{{ end }}"
+)
 
 
 def files(spec: Spec) -> dict[str, Any]:

@@ -96,9 +96,7 @@ def config(spec: Spec) -> dict[str, Any]:
                     "readers": [
                         {
                             "pull": {
-                                "exporter": {
-                                    "prometheus": {"host": ANY, "port": SELF_METRICS_PORT}
-                                }
+                                "exporter": {"prometheus": {"host": ANY, "port": SELF_METRICS_PORT}}
                             }
                         }
                     ],

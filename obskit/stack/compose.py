@@ -87,7 +87,13 @@ def env(spec: Spec) -> dict[str, str]:
 
 
 def _services_for(spec: Spec) -> list[str]:
-    return ["otel-collector", traces_backend.compose_service(spec), "prometheus", "alertmanager", "grafana"]
+    return [
+        "otel-collector",
+        traces_backend.compose_service(spec),
+        "prometheus",
+        "alertmanager",
+        "grafana",
+    ]
 
 
 def _healthcheck(url: str) -> dict[str, Any]:
@@ -171,9 +177,7 @@ def _jaeger(spec: Spec) -> dict[str, Any]:
             f"jaeger-data:{traces_backend.JAEGER_DATA}",
         ],
         "ports": [_port(traces_backend.JAEGER_UI_PORT)],
-        "healthcheck": _healthcheck(
-            f"http://127.0.0.1:{traces_backend.JAEGER_HEALTH_PORT}/status"
-        ),
+        "healthcheck": _healthcheck(f"http://127.0.0.1:{traces_backend.JAEGER_HEALTH_PORT}/status"),
     }
 
 

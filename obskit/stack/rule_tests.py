@@ -30,7 +30,7 @@ from obskit.stack.promql import duration, le_spellings, number, selector, servic
 from obskit.stack.spec import External, Service, Spec
 
 PAGE_STEP = 60  # seconds between samples (and rule evaluations) in the page tests
-TICKET_STEP = 600
+TICKET_STEP = 3600
 BUSY = 1000.0  # requests per minute of a busy service
 QUIET = r.MIN_REQUESTS / 2 / 60  # requests per minute: half the guard's minimum per hour
 ROUTE = "/api/orders"
@@ -221,64 +221,77 @@ def _instance(service: Service) -> str:
 
 @dataclass(frozen=True)
 class Load:
-    """A constant load from time 0: ``per_minute`` requests, ``bad`` of them bad."""
+    """A constant load from time 0: ``per_minute`` requests, of which the share ``bad[kind]``
+    is bad for the objective of that kind (5xx for availability, slow for latency)."""
 
     name: str
-    bad: float
+    bad: dict[str, float]
     per_minute: float = BUSY
 
 
 def firing(objective: r.Objective, load: Load, at: int, step: int) -> list[r.Tier]:
     """The tiers promtool must see firing at ``at`` seconds, from the rules' own numbers.
 
-    A tier's condition holds from the second sample on (``step``), if both its windows hold at
-    least two samples; it fires once it has held for its ``for``."""
+    A tier's condition can hold once both its windows hold two samples (from ``step`` on, for
+    windows longer than a step), and once its long window has seen ``MIN_REQUESTS`` requests
+    (``rate`` over a window only partly filled counts the requests in it); it fires once the
+    condition has held for the tier's ``for``."""
     found = []
+    bad = load.bad[objective.kind]
     for tier in objective.tiers():
-        if tier.short_s < 2 * step:
+        if tier.short_s < step:
+            continue  # its short window never holds two samples
+        if step in (tier.short_s, tier.long_s):
+            raise ValueError(f"step {step}s equals a window: 2.x and 3.x would disagree")
+        if not bad > objective.threshold(tier):
             continue
-        if not load.bad > objective.threshold(tier):
+        per_second = load.per_minute / 60
+        if per_second * tier.long_s < r.MIN_REQUESTS:
             continue
-        if load.per_minute / 60 * tier.long_s < r.MIN_REQUESTS:
-            continue
-        if at - step < _seconds(tier.hold):
-            continue
-        found.append(tier)
+        enough_traffic = math.ceil(r.MIN_REQUESTS / per_second / step) * step
+        active = max(step, enough_traffic)
+        fires_at = active + _seconds(tier.hold)
+        if active > step and abs(at - fires_at) < 2 * step:
+            raise ValueError(f"{load.name}: look further from {fires_at}s, the guard is fuzzy")
+        if at >= fires_at:
+            found.append(tier)
     return found
 
 
 def load_series(
-    objective: r.Objective, service: Service, load: Load, step: int, until: int, variant: int
+    service: Service, load: Load, step: int, until: int, variant: int
 ) -> list[dict[str, str]]:
+    """Request counts by status (5xx errors, a few 404s that are not errors, the rest 200) and
+    the bucket of each latency threshold holding the fast requests."""
     base = {
         **service_labels(service),
         "instance": _instance(service),
         v.ROUTE: ROUTE,
         v.METHOD: "GET",
     }
+    errors = load.bad.get(r.AVAILABILITY, 0.0)
+    client_errors = min(CLIENT_ERROR_SHARE, 1 - errors)
+    shares = (("200", 1 - errors - client_errors), ("404", client_errors), ("500", errors))
     count = f"{v.HTTP_SERVER_DURATION}_count"
-    if objective.kind == r.AVAILABILITY:
-        client_errors = min(CLIENT_ERROR_SHARE, 1 - load.bad)
-        shares = (("200", 1 - load.bad - client_errors), ("404", client_errors), ("500", load.bad))
-        return [
-            _series(count, {**base, v.STATUS: status}, _counter(load.per_minute * s, step, until))
-            for status, s in shares
-        ]
-    assert objective.threshold_ms is not None
-    # Exporters spell bucket bounds differently ("1" or "1.0"): alternate between spellings.
-    spellings = le_spellings(objective.threshold_ms)
-    le = spellings[variant % len(spellings)]
-    ok = {**base, v.STATUS: "200"}
-    total = _counter(load.per_minute, step, until)
-    return [
-        _series(count, ok, total),
-        _series(
-            f"{v.HTTP_SERVER_DURATION}_bucket",
-            {**ok, "le": le},
-            _counter(load.per_minute * (1 - load.bad), step, until),
-        ),
-        _series(f"{v.HTTP_SERVER_DURATION}_bucket", {**ok, "le": "+Inf"}, total),
+    bucket = f"{v.HTTP_SERVER_DURATION}_bucket"
+    series = [
+        _series(count, {**base, v.STATUS: status}, _counter(load.per_minute * share, step, until))
+        for status, share in shares
     ]
+    for objective in r.objectives(service):
+        if objective.kind != r.LATENCY:
+            continue
+        assert objective.threshold_ms is not None
+        # Exporters spell bucket bounds differently ("1" or "1.0"): alternate between them.
+        spellings = le_spellings(objective.threshold_ms)
+        le = spellings[variant % len(spellings)]
+        fast = load.per_minute * (1 - load.bad[r.LATENCY])
+        ok = {**base, v.STATUS: "200"}
+        series += [
+            _series(bucket, {**ok, "le": le}, _counter(fast, step, until)),
+            _series(bucket, {**ok, "le": "+Inf"}, _counter(load.per_minute, step, until)),
+        ]
+    return series
 
 
 def _burn_rules(service: Service) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -292,53 +305,69 @@ def _burn_rules(service: Service) -> dict[tuple[str, str, str], dict[str, Any]]:
 
 
 def slo_tests(service: Service, step: int) -> dict[str, Any]:
+    """One test group per load; each group checks every objective of the service at once."""
     burn_rules = _burn_rules(service)
     groups = []
-    variant = 0
-    for objective in r.objectives(service):
-        for load, times in _scenarios(objective, step):
-            until = max(times)
-            checks = []
+    for variant, (load, times) in enumerate(_scenarios(service, step)):
+        checks = []
+        for objective in r.objectives(service):
+            labels = {"service": service.name, "slo": objective.kind}
             for at in times:
-                exp = []
-                for tier in firing(objective, load, at, step):
-                    rule = burn_rules[(objective.kind, tier.long, tier.short)]
-                    labels = {"service": service.name, "slo": objective.kind}
-                    exp.append(expected_alert(rule, labels, load.bad))
+                exp = [
+                    expected_alert(
+                        burn_rules[(objective.kind, tier.long, tier.short)],
+                        labels,
+                        load.bad[objective.kind],
+                    )
+                    for tier in firing(objective, load, at, step)
+                ]
                 checks.append(
                     {"eval_time": duration(at), "alertname": objective.alertname, "exp_alerts": exp}
                 )
-            groups.append(
-                {
-                    "name": f"{service.name} {objective.kind}: {load.name}",
-                    "interval": duration(step),
-                    "input_series": load_series(objective, service, load, step, until, variant),
-                    "alert_rule_test": checks,
-                }
-            )
-            variant += 1
+        groups.append(
+            {
+                "name": f"{service.name}: {load.name}",
+                "interval": duration(step),
+                "input_series": load_series(service, load, step, max(times), variant),
+                "alert_rule_test": checks,
+            }
+        )
     return _suite(r.slo_file_name(service), step, groups)
 
 
-def _scenarios(objective: r.Objective, step: int) -> list[tuple[Load, list[int]]]:
-    """Loads and the times to look at them, for the tiers this step size can evaluate."""
+def _scenarios(service: Service, step: int) -> list[tuple[Load, list[int]]]:
+    """Loads and the times to look at them: the page tiers at fine steps, the ticket tiers
+    (and the exact-objective check, over more than the 3-day window) at coarse ones."""
+    objectives = r.objectives(service)
+    page = step == PAGE_STEP
+    outage = {o.kind: 1.0 for o in objectives}
     out: list[tuple[Load, list[int]]] = []
-    tiers = [t for t in objective.tiers() if (t.severity == "page") == (step == PAGE_STEP)]
-    if step == PAGE_STEP:
-        out.append((Load("total outage", 1.0), [120, 600, 1800, 5400, 14400]))
-        out.append((Load("total outage of a near-idle service", 1.0, QUIET), [600, 1800]))
+    if page:
+        out.append((Load("total outage", outage), [120, 600, 1800]))
+        out.append((Load("total outage of a near-idle service", outage, QUIET), [1800]))
     else:
-        exact = objective.budget
-        out.append((Load("bad requests exactly at the objective", exact), [7200, 273600]))
-    for tier in tiers:
-        limit = objective.threshold(tier)
+        out.append((Load("total outage", outage), [3600, 10800, 21600]))
+        at_objective = {o.kind: o.budget for o in objectives}
+        out.append((Load("bad requests exactly at the objective", at_objective), [273600]))
+    for tier in TIERS_BY_SEVERITY["page" if page else "ticket"]:
         # Look once the tier has had time to fire: its `for` plus a few steps.
-        at = step + _seconds(tier.hold) + 5 * step
-        above = _round2(limit * 1.25) if limit * 1.25 < 1 else 1.0
-        factor = f"{tier.factor(objective.window_days):g}x"
-        out.append((Load(f"just above {factor} over {tier.long}", above), [at]))
-        out.append((Load(f"just below {factor} over {tier.long}", _round2(limit * 0.8)), [at]))
+        at = step + _seconds(tier.hold) + 3 * step
+        factor = f"{tier.factor(objectives[0].window_days):g}x over {tier.long}"
+        for name, scale in (("just above", 1.25), ("just below", 0.8)):
+            bad = {}
+            for o in objectives:
+                if tier not in o.tiers():
+                    bad[o.kind] = 0.0  # the tier cannot fire for this objective
+                    continue
+                share = o.threshold(tier) * scale
+                bad[o.kind] = 1.0 if share >= 1 else _round2(share)
+            out.append((Load(f"{name} {factor}", bad), [at]))
     return out
+
+
+TIERS_BY_SEVERITY = {
+    severity: [t for t in r.TIERS if t.severity == severity] for severity in ("page", "ticket")
+}
 
 
 # --- external dependencies ----------------------------------------------------------------------

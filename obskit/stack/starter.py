@@ -15,6 +15,7 @@ from typing import Any
 
 from obskit.errors import InputError
 from obskit.stack.serialize import to_yaml
+from obskit.stack.spec import NAME_RE, NAME_RULE
 
 DEFAULT_SERVICES = (("api", 8000),)
 METRICS_PORT_OFFSET = 1000  # metrics_port = port + 1000 unless that is out of range
@@ -47,7 +48,11 @@ EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
         "from your services, exceeds latency_threshold_ms.",
         {
             "external": [
-                {"name": "payments-gateway", "host": "api.gateway.example", "latency_threshold_ms": 500}
+                {
+                    "name": "payments-gateway",
+                    "host": "api.gateway.example",
+                    "latency_threshold_ms": 500,
+                }
             ]
         },
     ),
@@ -80,7 +85,10 @@ def parse_service_arg(text: str) -> tuple[str, int]:
         raise InputError(
             f"--service {text!r}: expected NAME=PORT with PORT from 1 to 65535, like checkout=8002"
         )
-    return match.group("name").strip(), int(port)
+    name = match.group("name").strip()
+    if not NAME_RE.match(name):
+        raise InputError(f"--service {text!r}: NAME must {NAME_RULE}")
+    return name, int(port)
 
 
 def starter_data(services: list[tuple[str, int]] | None = None) -> dict[str, Any]:
@@ -91,10 +99,13 @@ def starter_data(services: list[tuple[str, int]] | None = None) -> dict[str, Any
         while metrics_port > 65535 or metrics_port in used:
             metrics_port = metrics_port - 1 if metrics_port > 65535 else metrics_port + 1
         used.add(metrics_port)
-        items.append(
-            {"name": name, "port": port, "metrics_port": metrics_port, "slo": DEFAULT_SLO}
-        )
-    return {"project": "my-project", "environment": "dev", "traces_backend": "tempo", "services": items}
+        items.append({"name": name, "port": port, "metrics_port": metrics_port, "slo": DEFAULT_SLO})
+    return {
+        "project": "my-project",
+        "environment": "dev",
+        "traces_backend": "tempo",
+        "services": items,
+    }
 
 
 def _comment(text: str) -> str:

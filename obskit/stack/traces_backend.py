@@ -88,6 +88,7 @@ def jaeger(spec: Spec) -> dict[str, Any]:
             "pipelines": {
                 "traces": {
                     "receivers": ["otlp"],
+                    "processors": ["memory_limiter"],
                     "exporters": ["jaeger_storage_exporter"],
                 }
             },
@@ -116,8 +117,13 @@ def jaeger(spec: Spec) -> dict[str, Any]:
                 }
             },
         },
-        "receivers": {
-            "otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"}}}
+        "receivers": {"otlp": {"protocols": {"grpc": {"endpoint": f"0.0.0.0:{OTLP_GRPC_PORT}"}}}},
+        "processors": {
+            "memory_limiter": {
+                "check_interval": "1s",
+                "limit_percentage": 80,
+                "spike_limit_percentage": 25,
+            }
         },
         "exporters": {"jaeger_storage_exporter": {"trace_storage": store}},
     }

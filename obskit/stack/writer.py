@@ -141,9 +141,7 @@ def write(out_dir: Path, rendered: dict[str, str], *, force: bool = False) -> Re
 def diff(out_dir: Path, rendered: dict[str, str]) -> tuple[str, list[Change]]:
     """A unified diff from what is on disk to what ``obskit init`` would write (``--force``
     included: edited files show how they differ). Writes nothing."""
-    changes = [
-        c for c in plan(out_dir, rendered, force=True) if c.status is not Status.UNCHANGED
-    ]
+    changes = [c for c in plan(out_dir, rendered, force=True) if c.status is not Status.UNCHANGED]
     chunks: list[str] = []
     for change in changes:
         current = _current(out_dir / change.path)
@@ -196,8 +194,7 @@ def ensure_secrets(out_dir: Path) -> list[tuple[str, str, str]]:
 def _ensure_gitignore(path: Path) -> list[tuple[str, str, str]]:
     if not path.exists():
         path.write_text(
-            "# obskit init: generated secrets never belong in version control\n"
-            f"{GITIGNORE_LINE}\n",
+            f"# obskit init: generated secrets never belong in version control\n{GITIGNORE_LINE}\n",
             encoding="utf-8",
         )
         return [(GITIGNORE, "created", "ignores secrets/")]

@@ -87,6 +87,7 @@ def test_a_trace_without_spans_is_an_input_error():
     [
         ({"peer.service": "stripe", "server.address": "api.stripe.com"}, "stripe"),
         ({"server.address": "api.stripe.com", "url.full": "https://x.example/"}, "api.stripe.com"),
+        ({"service.peer.name": "mysql", "server.address": "db-1"}, "mysql"),
         ({"net.peer.name": "legacy-host"}, "legacy-host"),
         ({"server.address": "127.0.0.1", "server.port": 8006}, "payments-gateway"),
         ({"server.address": "127.0.0.1", "server.port": 9999}, "127.0.0.1"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from obskit.model import Reference, RefType, Span, SpanKind, StatusCode, Trace
 
+__all__ = ["Trace", "checkout", "fan_out", "hostile", "span"]
+
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 MS = 1_000_000
 T0 = 1_700_000_000_000 * MS

@@ -1,0 +1,167 @@
+"""What `obskit instrument` costs one demo service: throughput and latency of `pricing`
+(GET /quote, its simulated rules engine set to 0 ms so only the request path is measured)
+with and without instrumentation, under the same load, in the same run.
+
+* throughput: CONCURRENCY keep-alive clients send requests back to back for SECONDS;
+* latency: one client, requests one after another (no queueing), p50 and p99.
+
+Instrumented means: spans exported over OTLP/HTTP (gzip) to a sink on loopback that accepts
+and drops them, metrics on the Prometheus endpoint, log correlation, the stable HTTP semconv;
+exactly what `python -m demo_services` runs. Runs alternate between the two variants and the
+script prints medians over RUNS runs. Targets: throughput >= 85 % of uninstrumented, added
+p50 <= 1 ms.
+
+    .venv/bin/python bench/instrument_overhead.py [RUNS] [SECONDS]
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PATH = "/quote?sku=tea&qty=2"
+CONCURRENCY = 8
+LATENCY_REQUESTS = 1500
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Sink(BaseHTTPRequestHandler):
+    """An OTLP/HTTP endpoint that accepts everything and keeps nothing."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def start_service(instrumented: bool, sink: str) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    app = [sys.executable, "-m", "demo_services.pricing"]
+    cmd = app
+    if instrumented:
+        cmd = [sys.executable, "-m", "obskit", "instrument", "--service-name", "pricing",
+               "--endpoint", sink, "--metrics-port", str(free_port()), "--", *app]  # fmt: skip
+    env = {**os.environ, "DEMO_PORT": str(port), "DEMO_PRICING_RULES_MS": "0", "OBSKIT_SPEC": ""}
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            one_request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), "/healthz")
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                raise SystemExit("the pricing service did not start") from None
+            time.sleep(0.1)
+    for _ in range(200):  # warm up: first requests import and compile lazily
+        one_request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), PATH)
+    return proc, port
+
+
+def one_request(conn: http.client.HTTPConnection, path: str = PATH) -> None:
+    conn.request("GET", path)
+    resp = conn.getresponse()
+    resp.read()
+    if resp.status != 200:
+        raise OSError(f"status {resp.status}")
+
+
+def throughput(port: int, seconds: float) -> float:
+    counts = [0] * CONCURRENCY
+    stop = time.monotonic() + seconds
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while time.monotonic() < stop:
+            one_request(conn)
+            counts[i] += 1
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CONCURRENCY)]
+    start = time.monotonic()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / (time.monotonic() - start)
+
+
+def latency(port: int) -> tuple[float, float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    samples = []
+    for _ in range(LATENCY_REQUESTS):
+        t0 = time.perf_counter()
+        one_request(conn)
+        samples.append((time.perf_counter() - t0) * 1000)
+    samples.sort()
+    return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink_url = f"http://127.0.0.1:{sink.server_address[1]}"
+    results: dict[bool, dict[str, list[float]]] = {
+        v: {"rps": [], "p50": [], "p99": []} for v in (False, True)
+    }
+    print(f"pricing GET {PATH}: {runs} runs, {seconds:g} s at concurrency {CONCURRENCY}, "
+          f"{LATENCY_REQUESTS} sequential requests for latency")  # fmt: skip
+    for run in range(runs):
+        for instrumented in (False, True) if run % 2 == 0 else (True, False):
+            proc, port = start_service(instrumented, sink_url)
+            try:
+                rps = throughput(port, seconds)
+                p50, p99 = latency(port)
+            finally:
+                stop(proc)
+            figures = results[instrumented]
+            figures["rps"].append(rps)
+            figures["p50"].append(p50)
+            figures["p99"].append(p99)
+            label = "instrumented  " if instrumented else "uninstrumented"
+            print(f"  run {run + 1} {label} {rps:7.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
+    sink.shutdown()
+    med = {v: {k: statistics.median(xs) for k, xs in figs.items()} for v, figs in results.items()}
+    base, inst = med[False], med[True]
+    ratio = inst["rps"] / base["rps"]
+    added = inst["p50"] - base["p50"]
+    print()
+    print(f"{'':16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   (medians of {runs})")
+    print(f"{'uninstrumented':16}{base['rps']:9.0f}{base['p50']:9.2f}{base['p99']:9.2f}")
+    print(f"{'instrumented':16}{inst['rps']:9.0f}{inst['p50']:9.2f}{inst['p99']:9.2f}")
+    print(f"throughput ratio {ratio:.1%} (target >= 85 %): {'ok' if ratio >= 0.85 else 'MISSED'}")
+    print(f"added p50 {added:.2f} ms (target <= 1 ms): {'ok' if added <= 1 else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()
