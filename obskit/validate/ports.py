@@ -17,7 +17,7 @@ WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
 # [HOST_IP:][HOST_PORT[-END]:]CONTAINER_PORT[-END][/PROTOCOL]; IPv6 host IPs are bracketed.
 _SHORT = re.compile(
-    r"^(?:(?P<ip>\[[^\]]*\]|[^:\[\]]*):)??(?:(?P<host>\d*(?:-\d+)?):)?"
+    r"^(?:(?:(?P<ip>\[[^\]]*\]|[^:\[\]]*):)?(?P<host>\d*(?:-\d+)?):)?"
     r"(?P<container>\d+(?:-\d+)?)(?:/(?P<proto>\w+))?$"
 )
 
