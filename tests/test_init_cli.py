@@ -260,7 +260,7 @@ def test_diff_shows_the_changes_and_writes_nothing(workdir: Path) -> None:
     assert "--- a/collectors/otel-collector.yaml\n+++ b/collectors/otel-collector.yaml\n" in (
         result.stdout
     )
-    assert "-        value: dev\n+        value: prod\n" in result.stdout
+    assert "-    environment: dev\n+    environment: prod\n" in result.stdout
     assert result.stderr.endswith(" would change in ..\n")
     assert snapshot(workdir) == before
 
@@ -299,7 +299,7 @@ def test_the_starter_examples_are_valid_when_uncommented(workdir: Path) -> None:
     lines = []
     for line in text.splitlines():
         body = line[2:] if line.startswith("# ") else None
-        if body is not None and (body.startswith(("external:", "alerting:", " ")) or body == ""):
+        if body is not None and (body.startswith(("external:", "alerting:", " ", "- ")) or body == ""):
             lines.append(body)
         else:
             lines.append(line)

@@ -158,6 +158,11 @@ def duplicate_collector_port(files: Files) -> None:
     )
 
 
+def host_service_on_a_published_port(files: Files) -> None:
+    job = files["prometheus/prometheus.yml"]["scrape_configs"][0]
+    job["static_configs"][0]["targets"] = ["host.docker.internal:9090"]
+
+
 def unknown_datasource(files: Files) -> None:
     panel = files["grafana/dashboards/red.json"]["panels"][0]
     panel["targets"][0]["datasource"] = {"type": "prometheus", "uid": "prom"}
@@ -236,6 +241,16 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
             "ports unique": (
                 "collectors/otel-collector.yaml: port 4317 is listened on by"
                 " receivers.otlp.protocols.grpc and by extensions.health_check"
+            )
+        },
+        "1 of 10 checks failed: ports unique.",
+    ),
+    "a service on the host using a port compose publishes": (
+        host_service_on_a_published_port,
+        {
+            "ports unique": (
+                "prometheus/prometheus.yml: job 'api' scrapes a service on host port 9090,"
+                " which docker-compose.yml publishes for service 'prometheus'"
             )
         },
         "1 of 10 checks failed: ports unique.",

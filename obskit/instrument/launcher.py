@@ -27,11 +27,20 @@ from pathlib import Path
 
 from obskit.errors import InputError, MissingDependencyError
 from obskit.instrument import detect
+from obskit.instrument import settings as names
 from obskit.instrument.environment import render, service_environment
 from obskit.instrument.settings import Settings, check_port_free, resolve
 
 GRACE_SECONDS = 10.0  # how long a service gets to flush and stop after the first signal
 INSTALL_HINT = "pip install 'obskit[instrument]'"
+RESOLVED = frozenset(
+    {
+        names.OTEL_SERVICE_NAME,
+        names.OTEL_RESOURCE_ATTRIBUTES,
+        names.OTEL_EXPORTER_OTLP_ENDPOINT,
+        names.OTEL_EXPORTER_PROMETHEUS_PORT,
+    }
+)
 CONTAINER_METRICS_HOST = "0.0.0.0"  # inside a container; see print_environment
 
 
@@ -116,7 +125,11 @@ def prepare(
         raise MissingDependencyError(
             "opentelemetry-instrument not found", hint=f"install it: {INSTALL_HINT}"
         )
-    env.update(service_environment(found, inherited=env))
+    # OTEL_* variables the user already set win (their compression, their exporter...),
+    # except those the options and the spec resolved above.
+    for key, value in service_environment(found, inherited=env).items():
+        if key in RESOLVED or not env.get(key):
+            env[key] = value
     return Launch(settings=found, argv=[runner, executable, *command[1:]], env=env)
 
 

@@ -49,6 +49,8 @@ def files(spec: Spec) -> dict[str, Any]:
             base = r.slo_file_name(service)
             out[test_file(f"{base}-page")] = slo_tests(service, PAGE_STEP)
             out[test_file(f"{base}-ticket")] = slo_tests(service, TICKET_STEP)
+    if any(r.objectives(service) for service in spec.services):
+        out[test_file("budgets")] = budget_tests(spec)
     if spec.external:
         out[test_file("external")] = external_tests(spec)
     out[test_file("platform")] = platform_tests(spec)
@@ -227,6 +229,7 @@ class Load:
     name: str
     bad: dict[str, float]
     per_minute: float = BUSY
+    client_errors: float = CLIENT_ERROR_SHARE
 
 
 def firing(objective: r.Objective, load: Load, at: int, step: int) -> list[r.Tier]:
@@ -270,7 +273,7 @@ def load_series(
         v.METHOD: "GET",
     }
     errors = load.bad.get(r.AVAILABILITY, 0.0)
-    client_errors = min(CLIENT_ERROR_SHARE, 1 - errors)
+    client_errors = min(load.client_errors, 1 - errors)
     shares = (("200", 1 - errors - client_errors), ("404", client_errors), ("500", errors))
     count = f"{v.HTTP_SERVER_DURATION}_count"
     bucket = f"{v.HTTP_SERVER_DURATION}_bucket"
@@ -347,8 +350,13 @@ def _scenarios(service: Service, step: int) -> list[tuple[Load, list[int]]]:
         out.append((Load("total outage of a near-idle service", outage, QUIET), [1800]))
     else:
         out.append((Load("total outage", outage), [3600, 10800, 21600]))
-        at_objective = {o.kind: o.budget for o in objectives}
-        out.append((Load("bad requests exactly at the objective", at_objective), [273600]))
+        # One objective at a time, on as few series as possible: the ratio then comes out
+        # exactly equal to the budget, as the arithmetic allows.
+        for o in objectives:
+            at_objective = {other.kind: 0.0 for other in objectives} | {o.kind: o.budget}
+            share = CLIENT_ERROR_SHARE if o.kind == r.AVAILABILITY else 0.0
+            name = f"{o.kind} exactly at the objective"
+            out.append((Load(name, at_objective, client_errors=share), [273600]))
     for tier in TIERS_BY_SEVERITY["page" if page else "ticket"]:
         # Look once the tier has had time to fire: its `for` plus a few steps.
         at = step + _seconds(tier.hold) + 3 * step
@@ -368,6 +376,47 @@ def _scenarios(service: Service, step: int) -> list[tuple[Load, list[int]]]:
 TIERS_BY_SEVERITY = {
     severity: [t for t in r.TIERS if t.severity == severity] for severity in ("page", "ticket")
 }
+
+
+def budget_tests(spec: Spec) -> dict[str, Any]:
+    """Each service spends half of each error budget: half of it is left."""
+    until = 600
+    series = []
+    checks: dict[str, list[dict[str, Any]]] = {}
+    for service in spec.services:
+        if not r.objectives(service):
+            continue
+        bad = {o.kind: o.budget / 2 for o in r.objectives(service)}
+        load = Load("half the budget", bad, client_errors=0.0)
+        series += load_series(service, load, 60, until, 0)
+        for o in r.objectives(service):
+            labels = {"service": service.name, "slo": o.kind}
+            for name, value in (
+                ("slo:objective:ratio", o.target / 100),
+                ("slo:error_budget:ratio", o.budget),
+                ("slo:sli_error:ratio_period", o.budget / 2),
+                ("slo:error_budget_remaining:ratio", 0.5),
+            ):
+                checks.setdefault(name, []).append({"labels": selector("", labels), "value": value})
+    precision = {
+        "slo:sli_error:ratio_period": "0.000001",
+        "slo:error_budget_remaining:ratio": "0.001",
+    }
+    exprs = [
+        {
+            "expr": f"round({name}, {precision[name]})" if name in precision else f"{name} + 0",
+            "eval_time": "10m",
+            "exp_samples": samples,
+        }
+        for name, samples in checks.items()
+    ]
+    group = {
+        "name": "half of every error budget spent",
+        "interval": "1m",
+        "input_series": series,
+        "promql_expr_test": exprs,
+    }
+    return _suite("budgets", 60, [group])
 
 
 # --- external dependencies ----------------------------------------------------------------------

@@ -172,6 +172,8 @@ def files(spec: Spec) -> dict[str, Any]:
     for service in spec.services:
         if objectives(service):
             out[rule_file(slo_file_name(service))] = {"groups": [slo_group(service)]}
+    if any(objectives(service) for service in spec.services):
+        out[rule_file("budgets")] = {"groups": [budget_group(spec)]}
     if spec.external:
         out[rule_file("external")] = {"groups": [external_group(spec)]}
     out[rule_file("platform")] = {"groups": [platform_group(spec)]}
@@ -268,17 +270,16 @@ def _bad(objective: Objective, window_s: int) -> str:
 
 
 def slo_group(service: Service) -> dict[str, Any]:
+    """What the burn-rate alerts need: request rates over the long windows (the traffic
+    guard), error ratios over every window, and the alerts."""
     name = service.name
     svc = {"service": name}
+    long_windows = sorted({t.long_s for o in objectives(service) for t in o.tiers()})
     rules: list[dict[str, Any]] = [
-        _record(f"slo:sli_requests:rate{duration(w)}", _total(name, w), svc) for w in SLO_WINDOWS
+        _record(f"slo:sli_requests:rate{duration(w)}", _total(name, w), svc) for w in long_windows
     ]
     for objective in objectives(service):
         labels = {"service": name, "slo": objective.kind}
-        own = matchers(labels)
-        rules.append(
-            _record(f"slo:sli_errors:rate{duration(SLO_WINDOWS[0])}", _bad(objective, 300), labels)
-        )
         rules += [
             _record(
                 f"slo:sli_error:ratio_rate{duration(w)}",
@@ -287,25 +288,43 @@ def slo_group(service: Service) -> dict[str, Any]:
             )
             for w in SLO_WINDOWS
         ]
-        period = duration(objective.window_days * 86400)
-        rules += [
-            _record("slo:objective:ratio", f"vector({number(objective.target / 100)})", labels),
-            _record("slo:error_budget:ratio", f"vector({number(objective.budget)})", labels),
-            # Traffic-weighted over the whole period (not an average of 5m ratios).
-            _record(
-                "slo:sli_error:ratio_period",
-                f"sum_over_time(slo:sli_errors:rate5m{own}[{period}])\n/ ignoring(slo)\n"
-                f"sum_over_time(slo:sli_requests:rate5m{matchers(svc)}[{period}])",
-                labels,
-            ),
-            _record(
-                "slo:error_budget_remaining:ratio",
-                f"1 - slo:sli_error:ratio_period{own} / {number(objective.budget)}",
-                labels,
-            ),
-        ]
         rules += [_burn_alert(objective, tier) for tier in objective.tiers()]
     return {"name": f"obskit-slo-{name}", "rules": rules}
+
+
+def budget_group(spec: Spec) -> dict[str, Any]:
+    """Objectives, error budgets and what is left of them over each SLO's period, for the SLO
+    dashboard (kept apart from the alerts: the alerts do not need them)."""
+    rules: list[dict[str, Any]] = []
+    window = SLO_WINDOWS[0]
+    rate = f"rate{duration(window)}"
+    for service in spec.services:
+        if not objectives(service):
+            continue
+        svc = {"service": service.name}
+        rules.append(_record(f"slo:sli_requests:{rate}", _total(service.name, window), svc))
+        for objective in objectives(service):
+            labels = {**svc, "slo": objective.kind}
+            own = matchers(labels)
+            period = duration(objective.window_days * 86400)
+            rules += [
+                _record(f"slo:sli_errors:{rate}", _bad(objective, window), labels),
+                _record("slo:objective:ratio", f"vector({number(objective.target / 100)})", labels),
+                _record("slo:error_budget:ratio", f"vector({number(objective.budget)})", labels),
+                # Traffic-weighted over the whole period (not an average of 5m ratios).
+                _record(
+                    "slo:sli_error:ratio_period",
+                    f"sum_over_time(slo:sli_errors:{rate}{own}[{period}])\n/ ignoring (slo)\n"
+                    f"sum_over_time(slo:sli_requests:{rate}{matchers(svc)}[{period}])",
+                    labels,
+                ),
+                _record(
+                    "slo:error_budget_remaining:ratio",
+                    f"1 - slo:sli_error:ratio_period{own} / {number(objective.budget)}",
+                    labels,
+                ),
+            ]
+    return {"name": "obskit-slo-budget", "rules": rules}
 
 
 def _burn_alert(objective: Objective, tier: Tier) -> dict[str, Any]:

@@ -1,5 +1,6 @@
-"""No two things in the stack listen on one port: host ports published by docker-compose, and
-the ports the Collector listens on inside its container."""
+"""No two things in the stack listen on one port: host ports published by docker-compose (also
+against the services Prometheus scrapes on the host), and the ports the Collector listens on
+inside its container."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from obskit.validate.check import Check, Outcome, failed, passed, plural
 from obskit.validate.collector import component_type
 from obskit.validate.interpolation import interpolate_all
-from obskit.validate.stackdir import COLLECTOR, COMPOSE, StackDir
+from obskit.validate.stackdir import COLLECTOR, COMPOSE, PROMETHEUS, StackDir
 
 WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
@@ -59,7 +60,7 @@ def compose_bindings(compose: dict[str, Any]) -> tuple[list[Binding], list[str]]
             match = _SHORT.match(str(entry))
             if not match:
                 problems.append(
-                    f"{COMPOSE}: {owner} has a port entry Compose cannot read: {entry!r}"
+                    f"{COMPOSE}: {owner} has a port entry obskit cannot read: {entry!r}"
                 )
                 continue
             if match.group("host"):
@@ -121,6 +122,22 @@ def collector_bindings(config: dict[str, Any]) -> list[Binding]:
     return bindings
 
 
+# Prometheus runs in compose; this name is how it reaches services running on the host.
+HOST_FROM_CONTAINER = "host.docker.internal"
+
+
+def host_service_bindings(prometheus: dict[str, Any]) -> list[Binding]:
+    """Ports of the services Prometheus scrapes on the host: compose must not publish them."""
+    bindings = []
+    for job in prometheus.get("scrape_configs") or []:
+        for static in (job or {}).get("static_configs") or []:
+            for target in (static or {}).get("targets") or []:
+                split = _split_endpoint(str(target))
+                if split and split[0] == HOST_FROM_CONTAINER:
+                    bindings.append(Binding("", split[1], "tcp", f"job {job.get('job_name')!r}"))
+    return bindings
+
+
 def clashes(bindings: list[Binding]) -> list[tuple[Binding, Binding]]:
     found = []
     for i, first in enumerate(bindings):
@@ -150,6 +167,15 @@ def check_ports(stack: StackDir, _: list[str]) -> Outcome:
                 f"{COMPOSE}: host port {_describe(second)} is published by {first.owner}"
                 f" and by {second.owner}"
             )
+        if stack.exists(PROMETHEUS):
+            on_host = host_service_bindings(stack.mapping(PROMETHEUS))
+            for published in bindings:
+                for service in on_host:
+                    if published.clashes(service):
+                        problems.append(
+                            f"{PROMETHEUS}: {service.owner} scrapes a service on host port"
+                            f" {service.port}, which {COMPOSE} publishes for {published.owner}"
+                        )
     else:
         problems.append(f"{COMPOSE} not found")
     if stack.exists(COLLECTOR):
