@@ -1,6 +1,9 @@
-"""What `obskit instrument` costs one demo service: throughput and latency of `pricing`
-(GET /quote, its simulated rules engine set to 0 ms so only the request path is measured)
-with and without instrumentation, under the same load, in the same run.
+"""What `obskit instrument` costs a demo service: throughput and latency with and without
+instrumentation, under the same load, in the same run, for two endpoints:
+
+* pricing ``GET /quote`` with its simulated rules engine set to 0 ms: an empty handler, the
+  worst case (all the cost is the request path the instrumentation wraps);
+* inventory ``GET /stock``: a SQLite query per request (one more span, for the database).
 
 * throughput: CONCURRENCY keep-alive clients send requests back to back for SECONDS;
 * latency: one client, requests one after another (no queueing), p50 and p99.
@@ -29,7 +32,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PATH = "/quote?sku=tea&qty=2"
+# name -> (module, path)
+TARGETS = {
+    "pricing": ("demo_services.pricing", "/quote?sku=tea&qty=2"),
+    "inventory": ("demo_services.inventory", "/stock"),
+}
 CONCURRENCY = 8
 LATENCY_REQUESTS = 1500
 
@@ -54,12 +61,15 @@ class Sink(BaseHTTPRequestHandler):
         pass
 
 
-def start_service(instrumented: bool, sink: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_service(
+    name: str, instrumented: bool, sink: str
+) -> tuple[subprocess.Popen[bytes], int, str]:
+    module, path = TARGETS[name]
     port = free_port()
-    app = [sys.executable, "-m", "demo_services.pricing"]
+    app = [sys.executable, "-m", module]
     cmd = app
     if instrumented:
-        cmd = [sys.executable, "-m", "obskit", "instrument", "--service-name", "pricing",
+        cmd = [sys.executable, "-m", "obskit", "instrument", "--service-name", name,
                "--endpoint", sink, "--metrics-port", str(free_port()), "--", *app]  # fmt: skip
     env = {**os.environ, "DEMO_PORT": str(port), "DEMO_PRICING_RULES_MS": "0", "OBSKIT_SPEC": ""}
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
@@ -71,14 +81,14 @@ def start_service(instrumented: bool, sink: str) -> tuple[subprocess.Popen[bytes
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
-                raise SystemExit("the pricing service did not start") from None
+                raise SystemExit(f"the {name} service did not start") from None
             time.sleep(0.1)
     for _ in range(200):  # warm up: first requests import and compile lazily
-        one_request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), PATH)
-    return proc, port
+        one_request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), path)
+    return proc, port, path
 
 
-def one_request(conn: http.client.HTTPConnection, path: str = PATH) -> None:
+def one_request(conn: http.client.HTTPConnection, path: str) -> None:
     conn.request("GET", path)
     resp = conn.getresponse()
     resp.read()
@@ -86,14 +96,14 @@ def one_request(conn: http.client.HTTPConnection, path: str = PATH) -> None:
         raise OSError(f"status {resp.status}")
 
 
-def throughput(port: int, seconds: float) -> float:
+def throughput(port: int, path: str, seconds: float) -> float:
     counts = [0] * CONCURRENCY
     stop = time.monotonic() + seconds
 
     def client(i: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
         while time.monotonic() < stop:
-            one_request(conn)
+            one_request(conn, path)
             counts[i] += 1
 
     threads = [threading.Thread(target=client, args=(i,)) for i in range(CONCURRENCY)]
@@ -105,12 +115,12 @@ def throughput(port: int, seconds: float) -> float:
     return sum(counts) / (time.monotonic() - start)
 
 
-def latency(port: int) -> tuple[float, float]:
+def latency(port: int, path: str) -> tuple[float, float]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     samples = []
     for _ in range(LATENCY_REQUESTS):
         t0 = time.perf_counter()
-        one_request(conn)
+        one_request(conn, path)
         samples.append((time.perf_counter() - t0) * 1000)
     samples.sort()
     return samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
@@ -125,23 +135,18 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def main() -> None:
-    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
-    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
-    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=sink.serve_forever, daemon=True).start()
-    sink_url = f"http://127.0.0.1:{sink.server_address[1]}"
+def measure(name: str, runs: int, seconds: float, sink_url: str) -> None:
     results: dict[bool, dict[str, list[float]]] = {
         v: {"rps": [], "p50": [], "p99": []} for v in (False, True)
     }
-    print(f"pricing GET {PATH}: {runs} runs, {seconds:g} s at concurrency {CONCURRENCY}, "
-          f"{LATENCY_REQUESTS} sequential requests for latency")  # fmt: skip
+    print(f"{name} GET {TARGETS[name][1]}: {runs} runs, {seconds:g} s at concurrency "
+          f"{CONCURRENCY}, {LATENCY_REQUESTS} sequential requests for latency")  # fmt: skip
     for run in range(runs):
         for instrumented in (False, True) if run % 2 == 0 else (True, False):
-            proc, port = start_service(instrumented, sink_url)
+            proc, port, path = start_service(name, instrumented, sink_url)
             try:
-                rps = throughput(port, seconds)
-                p50, p99 = latency(port)
+                rps = throughput(port, path, seconds)
+                p50, p99 = latency(port, path)
             finally:
                 stop(proc)
             figures = results[instrumented]
@@ -150,17 +155,29 @@ def main() -> None:
             figures["p99"].append(p99)
             label = "instrumented  " if instrumented else "uninstrumented"
             print(f"  run {run + 1} {label} {rps:7.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms")
-    sink.shutdown()
     med = {v: {k: statistics.median(xs) for k, xs in figs.items()} for v, figs in results.items()}
     base, inst = med[False], med[True]
     ratio = inst["rps"] / base["rps"]
     added = inst["p50"] - base["p50"]
+    print(f"  {'':16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   (medians of {runs})")
+    print(f"  {'uninstrumented':16}{base['rps']:9.0f}{base['p50']:9.2f}{base['p99']:9.2f}")
+    print(f"  {'instrumented':16}{inst['rps']:9.0f}{inst['p50']:9.2f}{inst['p99']:9.2f}")
+    print(f"  throughput ratio {ratio:.1%} (target >= 85 %): {'ok' if ratio >= 0.85 else 'MISSED'}")
+    print(f"  added p50 {added:.2f} ms (target <= 1 ms): {'ok' if added <= 1 else 'MISSED'}")
     print()
-    print(f"{'':16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}   (medians of {runs})")
-    print(f"{'uninstrumented':16}{base['rps']:9.0f}{base['p50']:9.2f}{base['p99']:9.2f}")
-    print(f"{'instrumented':16}{inst['rps']:9.0f}{inst['p50']:9.2f}{inst['p99']:9.2f}")
-    print(f"throughput ratio {ratio:.1%} (target >= 85 %): {'ok' if ratio >= 0.85 else 'MISSED'}")
-    print(f"added p50 {added:.2f} ms (target <= 1 ms): {'ok' if added <= 1 else 'MISSED'}")
+
+
+def main() -> None:
+    runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
+    sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    sink_url = f"http://127.0.0.1:{sink.server_address[1]}"
+    try:
+        for name in TARGETS:
+            measure(name, runs, seconds, sink_url)
+    finally:
+        sink.shutdown()
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ from obskit.errors import CheckFailed
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--spec", default=str(DEMO_SPEC), show_default=True, help="The shop's spec.")
+@click.option("--spec", metavar="PATH", default=str(DEMO_SPEC),
+              show_default="demo_services/obskit.yaml", help="The shop's spec (ports, endpoint).")  # fmt: skip
 @click.option(
     "--logs", metavar="DIR", help="Where each service writes its log [default: a temp dir]."
 )

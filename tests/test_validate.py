@@ -83,7 +83,10 @@ def test_every_check_passes_on_a_good_stack(tmp_path: Path) -> None:
         "docker-compose config": details["docker-compose config"],
         "collector pipelines": (Status.OK, "2 pipelines, 2 connectors, every component defined"),
         "metrics produced": (Status.OK, "5 queries read only produced metrics"),
-        "ports unique": (Status.OK, "10 listening ports, no clashes"),
+        "ports unique": (
+            Status.OK,
+            "5 published host ports, 1 service on the host, 5 collector ports: no clashes",
+        ),
         "grafana datasources": (
             Status.OK,
             "2 datasources; 3 references in 1 dashboard resolve",
@@ -113,15 +116,28 @@ def test_the_command_checks_the_current_directory_by_default(
 
 # --- one broken thing, one precise failure ----------------------------------------------------
 
-RULE_ERROR = (
-    'prometheus/rules/api.yml: 7:15: group "api", rule 1, "job:http_requests:rate5m":'
-    " could not parse expression: 1:57: parse error: unclosed left parenthesis"
-)
+BROKEN_EXPR = "sum(rate(http_server_request_duration_seconds_count[5m])"
+
+
+def rule_error() -> str:
+    """promtool's line for BROKEN_EXPR: it names the expression's line and column in the file
+    (computed here, since they depend on how the serializer lays out YAML)."""
+    from obskit.stack.serialize import serialize
+
+    files: Files = copy.deepcopy(FILES)
+    broken_promql(files)
+    lines = serialize("api.yml", files["prometheus/rules/api.yml"]).splitlines()
+    line = next(i for i, text in enumerate(lines, 1) if BROKEN_EXPR in text)
+    column = lines[line - 1].index(BROKEN_EXPR) + 1
+    return (
+        f'prometheus/rules/api.yml: {line}:{column}: group "api", rule 1,'
+        ' "job:http_requests:rate5m": could not parse expression: 1:57: parse error:'
+        " unclosed left parenthesis"
+    )
 
 
 def broken_promql(files: Files) -> None:
-    rule = files["prometheus/rules/api.yml"]["groups"][0]["rules"][0]
-    rule["expr"] = "sum(rate(http_server_request_duration_seconds_count[5m])"
+    files["prometheus/rules/api.yml"]["groups"][0]["rules"][0]["expr"] = BROKEN_EXPR
 
 
 def failing_rule_test(files: Files) -> None:
@@ -177,9 +193,9 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
         broken_promql,
         {
             # promtool check config follows rule_files; the unit test loads the same file
-            "promtool check config": RULE_ERROR,
-            "promtool check rules": RULE_ERROR,
-            "promtool test rules": f"prometheus/tests/api.yml: {RULE_ERROR}",
+            "promtool check config": rule_error(),
+            "promtool check rules": rule_error(),
+            "promtool test rules": f"prometheus/tests/api.yml: {rule_error()}",
         },
         "3 of 10 checks failed: promtool check config, promtool check rules, promtool test rules.",
     ),

@@ -345,7 +345,7 @@ def _make_session(settings: HttpSettings) -> requests.Session:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 
-    retry = Retry(
+    settings_kw = dict(
         total=None,
         connect=1,  # one immediate retry: refused usually means "not running"
         # A read timeout means the backend is overloaded or the trace is huge: asking again
@@ -359,10 +359,13 @@ def _make_session(settings: HttpSettings) -> requests.Session:
         backoff_factor=settings.backoff_s,
         backoff_max=10,
         respect_retry_after_header=True,
-        retry_after_max=RETRY_AFTER_MAX_S,
         raise_on_status=False,
         raise_on_redirect=False,
     )
+    try:
+        retry = Retry(**settings_kw, retry_after_max=RETRY_AFTER_MAX_S)  # type: ignore[arg-type]
+    except TypeError:  # urllib3 before 2.5 cannot cap Retry-After; it is honoured uncapped
+        retry = Retry(**settings_kw)  # type: ignore[arg-type]
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)

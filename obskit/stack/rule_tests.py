@@ -392,7 +392,7 @@ def budget_tests(spec: Spec) -> dict[str, Any]:
         for o in r.objectives(service):
             labels = {"service": service.name, "slo": o.kind}
             for name, value in (
-                ("slo:objective:ratio", o.target / 100),
+                ("slo:objective:ratio", float(number(o.target / 100))),
                 ("slo:error_budget:ratio", o.budget),
                 ("slo:sli_error:ratio_period", o.budget / 2),
                 ("slo:error_budget_remaining:ratio", 0.5),

@@ -152,45 +152,45 @@ def _describe(binding: Binding) -> str:
     return f"{ip}:{binding.port}/{binding.protocol}"
 
 
+def compose_problems(stack: StackDir) -> tuple[list[str], int, int]:
+    """Clashes among published host ports and with services on the host; how many of each."""
+    # Compose takes variables from the shell first, then from .env.
+    compose = interpolate_all(stack.mapping(COMPOSE), {**stack.env(), **os.environ})
+    published, problems = compose_bindings(compose)
+    for first, second in clashes(published):
+        problems.append(
+            f"{COMPOSE}: host port {_describe(second)} is published by {first.owner}"
+            f" and by {second.owner}"
+        )
+    on_host = host_service_bindings(stack.mapping(PROMETHEUS)) if stack.exists(PROMETHEUS) else []
+    for binding in published:
+        for service in on_host:
+            if binding.clashes(service):
+                problems.append(
+                    f"{PROMETHEUS}: {service.owner} scrapes a service on host port"
+                    f" {service.port}, which {COMPOSE} publishes for {binding.owner}"
+                )
+    return problems, len(published), len(on_host)
+
+
+def collector_problems(stack: StackDir) -> tuple[list[str], int]:
+    listening = collector_bindings(stack.mapping(COLLECTOR))
+    problems = [
+        f"{COLLECTOR}: port {second.port} is listened on by {first.owner} and by {second.owner}"
+        for first, second in clashes(listening)
+    ]
+    return problems, len(listening)
+
+
 def check_ports(stack: StackDir, _: list[str]) -> Outcome:
-    problems: list[str] = []
-    counted = 0
-    if stack.exists(COMPOSE):
-        # Compose takes variables from the shell first, then from .env.
-        env = {**stack.env(), **os.environ}
-        compose = interpolate_all(stack.mapping(COMPOSE), env)
-        bindings, unreadable = compose_bindings(compose)
-        problems += unreadable
-        counted += len(bindings)
-        for first, second in clashes(bindings):
-            problems.append(
-                f"{COMPOSE}: host port {_describe(second)} is published by {first.owner}"
-                f" and by {second.owner}"
-            )
-        if stack.exists(PROMETHEUS):
-            on_host = host_service_bindings(stack.mapping(PROMETHEUS))
-            for published in bindings:
-                for service in on_host:
-                    if published.clashes(service):
-                        problems.append(
-                            f"{PROMETHEUS}: {service.owner} scrapes a service on host port"
-                            f" {service.port}, which {COMPOSE} publishes for {published.owner}"
-                        )
-    else:
-        problems.append(f"{COMPOSE} not found")
-    if stack.exists(COLLECTOR):
-        bindings = collector_bindings(stack.mapping(COLLECTOR))
-        counted += len(bindings)
-        for first, second in clashes(bindings):
-            problems.append(
-                f"{COLLECTOR}: port {second.port} is listened on by {first.owner}"
-                f" and by {second.owner}"
-            )
-    else:
-        problems.append(f"{COLLECTOR} not found")
-    if problems:
-        return failed(problems)
-    return passed(f"{plural(counted, 'listening port')}, no clashes")
+    from_compose, published, on_host = compose_problems(stack)
+    from_collector, listening = collector_problems(stack)
+    if from_compose or from_collector:
+        return failed(from_compose + from_collector)
+    return passed(
+        f"{plural(published, 'published host port')}, {plural(on_host, 'service')} on the host,"
+        f" {plural(listening, 'collector port')}: no clashes"
+    )
 
 
 CHECKS = (Check("ports unique", check_ports),)
