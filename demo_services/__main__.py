@@ -14,8 +14,13 @@ from obskit.errors import CheckFailed
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--spec", metavar="PATH", default=str(DEMO_SPEC),
-              show_default="demo_services/obskit.yaml", help="The shop's spec (ports, endpoint).")  # fmt: skip
+@click.option(
+    "--spec",
+    metavar="PATH",
+    default=str(DEMO_SPEC),
+    show_default="demo_services/obskit.yaml",
+    help="The shop's spec (ports, endpoint).",
+)
 @click.option(
     "--logs", metavar="DIR", help="Where each service writes its log [default: a temp dir]."
 )

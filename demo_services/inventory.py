@@ -11,6 +11,7 @@ import atexit
 import shutil
 import sqlite3
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -35,10 +36,20 @@ atexit.register(shutil.rmtree, _dir, ignore_errors=True)
 DB = _dir / "inventory.db"
 
 
+_local = threading.local()
+
+
 def connect() -> sqlite3.Connection:
     conn = sqlite3.connect(DB, timeout=5, isolation_level=None)
     conn.create_function("demo_delay", 1, _delay)
     return conn
+
+
+def connection() -> sqlite3.Connection:
+    """This worker thread's connection, opened once (a pool of one per thread)."""
+    if not hasattr(_local, "conn"):
+        _local.conn = connect()
+    return _local.conn
 
 
 def _delay(ms: float) -> int:
@@ -64,13 +75,9 @@ def setup() -> None:
 
 @app.get("/stock")
 def stock() -> Any:
-    conn = connect()
-    try:
-        cur = conn.cursor()  # cursors, not conn.execute: the DB-API instrumentation traces them
-        cur.execute("SELECT sku, name, quantity FROM stock ORDER BY sku")
-        rows = cur.fetchall()
-    finally:
-        conn.close()
+    cur = connection().cursor()  # cursors, not conn.execute: the DB-API instrumentation traces them
+    cur.execute("SELECT sku, name, quantity FROM stock ORDER BY sku")
+    rows = cur.fetchall()
     return {"items": [{"sku": s, "name": n, "in_stock": q} for s, n, q in rows]}
 
 
@@ -81,17 +88,15 @@ def reserve() -> Any:
     if not isinstance(qty, int) or qty < 1 or not isinstance(order_id, str):
         abort(400, "give sku, a positive qty and an order_id")
     slow_ms = faults["slow_query_ms"]
-    conn = connect()
+    cur = connection().cursor()
+    cur.execute("BEGIN IMMEDIATE")
     try:
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
         query, args = (SLOW_LOOKUP, (sku, slow_ms)) if slow_ms else (LOOKUP, (sku,))
         cur.execute(query, args)
         row = cur.fetchone()
-        if row is None or row[0] < qty:
-            cur.execute("ROLLBACK")
-            if row is None:
-                abort(404, f"unknown product {sku!r}")
+        if row is None:
+            abort(404, f"unknown product {sku!r}")
+        if row[0] < qty:
             return {"error": f"only {row[0]} of {sku} left"}, 409
         cur.execute("UPDATE stock SET quantity = quantity - ? WHERE sku = ?", (qty, sku))
         cur.execute(
@@ -99,7 +104,8 @@ def reserve() -> Any:
         )
         cur.execute("COMMIT")
     finally:
-        conn.close()
+        if connection().in_transaction:
+            cur.execute("ROLLBACK")
     return {"order_id": order_id, "sku": sku, "reserved": qty}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from obskit.cli._aggregate import AGGREGATE_FORMATS, aggregate_mode
 from obskit.cli._errors import reports_errors
 from obskit.cli._options import (
     SourceOptions,
@@ -23,7 +24,7 @@ from obskit.render import REPORT_FORMATS
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @source_options
-@output_options(REPORT_FORMATS)
+@output_options(REPORT_FORMATS | AGGREGATE_FORMATS)
 @click.option(
     "--threshold",
     type=click.FloatRange(0, 1),
@@ -37,6 +38,7 @@ from obskit.render import REPORT_FORMATS
     help="Compute the critical path exactly as Jaeger UI does (to cross-check).",
 )
 @click.option("--fail-on-flag", is_flag=True, help="Exit 1 when a hop is flagged (a CI gate).")
+@aggregate_mode("analyze")
 @reports_errors
 def analyze(
     source: SourceOptions,
@@ -59,6 +61,7 @@ def analyze(
     Example:
         obskit analyze --trace-id 4bf92f3577b34da6a3ce929d0e0e4736 --tempo http://127.0.0.1:3200
         obskit analyze --file trace.json -o report.html
+        obskit analyze --service checkout --since 1h --jaeger http://127.0.0.1:16686
     """
     from obskit.analysis import analyze_trace
     from obskit.render import render_report

@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from obskit.errors import InputError
 from obskit.ingest.assemble import TouchedTraceSet, TraceSet, build_trace, pick_trace
-from obskit.ingest.payload import Payload, load_json
+from obskit.ingest.payload import Payload, load_json, paused_gc
 from obskit.ingest.sniff import (
     BINARY_FORMATS,
     FORMATS,
@@ -95,14 +95,18 @@ def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> It
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     payload = Payload(data)
     try:
-        sniffed = _sniff(payload, fmt)
+        with paused_gc():
+            sniffed = _sniff(payload, fmt)
+            if sniffed.mode == "binary":
+                _read_binary(
+                    sniffed.doc if sniffed.has_doc else payload.read_all(), sniffed.fmt, out
+                )
+            elif sniffed.mode == "doc":
+                _read_document(sniffed.doc, sniffed.fmt, out, "")
+                sniffed.doc = None  # the parsed JSON can go before the traces are built
         if sniffed.mode == "lines":
             yield from _read_lines(payload, sniffed, out, window)
             return
-        if sniffed.mode == "binary":
-            _read_binary(sniffed.doc if sniffed.has_doc else payload.read_all(), sniffed.fmt, out)
-        else:
-            _read_document(sniffed.doc, sniffed.fmt, out, "")
     finally:
         payload.close()
     yield from out.traces()
@@ -174,31 +178,17 @@ def _read_lines(
     last_line: OrderedDict[str, int] = OrderedDict()  # trace id -> last line it appeared on
     emitted: set[str] = set()
     first_doc: Any = sniffed.doc
+    sniffed.doc = None
     for number, line in payload.lines():
-        if number == 1:
-            doc = first_doc
-            first_doc = None
-        else:
-            if not line.strip():
-                continue
-            doc = load_json(line, f"line {number}")
-        where = f"line {number}"
-        if not isinstance(doc, dict):
-            raise InputError(f"{where}: expected a JSON object, got {type(doc).__name__}")
-        if "resourceSpans" in doc:
-            fmt = "otlp-json"
-        elif "result" in doc:
-            fmt = "jaeger-api-v3"
-        elif any(key in doc for key in _SKIPPED_SIGNALS):
-            continue  # metrics and logs share the Collector's file; they are not ours
-        else:
-            sniff_document(doc)  # raises a clear message for known non-trace shapes
-            raise InputError(f"{where}: expected an OTLP object (resourceSpans)")
         if window is None:
-            _read_document(doc, fmt, out, where)
+            with paused_gc():
+                _read_line(number, line, first_doc, out)
+            first_doc = None
             continue
         touched = TouchedTraceSet.track(out)
-        _read_document(doc, fmt, touched, where)
+        with paused_gc():
+            _read_line(number, line, first_doc, touched)
+        first_doc = None
         for tid in touched.touched:
             last_line[tid] = number
             last_line.move_to_end(tid)
@@ -210,6 +200,29 @@ def _read_lines(
             yield _finish(out, tid, emitted, window)
     for tid in list(out.spans):
         yield _finish(out, tid, emitted, window)
+
+
+def _read_line(number: int, line: bytes, parsed: Any, out: TraceSet) -> None:
+    """One line: parse it (line 1 was parsed by the sniffer) and convert it if it holds spans."""
+    where = f"line {number}"
+    if parsed is not None:
+        doc = parsed
+    elif not line.strip():
+        return
+    else:
+        doc = load_json(line, where)
+    if not isinstance(doc, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(doc).__name__}")
+    if "resourceSpans" in doc:
+        fmt = "otlp-json"
+    elif "result" in doc:
+        fmt = "jaeger-api-v3"
+    elif any(key in doc for key in _SKIPPED_SIGNALS):
+        return  # metrics and logs share the Collector's file; they are not ours
+    else:
+        sniff_document(doc)  # raises a clear message for known non-trace shapes
+        raise InputError(f"{where}: expected an OTLP object (resourceSpans)")
+    _read_document(doc, fmt, out, where)
 
 
 def _finish(out: TraceSet, tid: str, emitted: set[str], window: int | None) -> Trace:

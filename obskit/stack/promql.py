@@ -7,7 +7,7 @@ values this module escapes itself (histogram ``le`` bounds).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from obskit.stack.spec import Service
 
@@ -81,8 +81,3 @@ def number(value: float) -> str:
     """A float as a short PromQL literal (no binary noise: 0.0144, not 0.014400000000000001)."""
     text = f"{value:.12g}"
     return text
-
-
-def joined(parts: Iterable[str], op: str) -> str:
-    """Join sub-expressions with a binary operator, each on its own line."""
-    return f"\n{op}\n".join(parts)

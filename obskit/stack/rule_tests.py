@@ -6,9 +6,10 @@ Files (``promtool test rules prometheus/tests/*.yml``):
 * ``slo-<service>-page.yml`` (1 minute steps): a total outage fires the fast page within minutes
   and every tier after its ``for``; each page tier fires just above its burn factor and not just
   below it; the minimum-traffic guard keeps a near-idle service from paging.
-* ``slo-<service>-ticket.yml`` (10 minute steps, so the 3-day windows stay cheap): errors
-  exactly at the objective never fire, even after 3 days; each ticket tier fires just above its
-  factor and not below it.
+* ``slo-<service>-ticket.yml`` (1 hour steps, so the 3-day windows stay cheap): a total outage
+  opens both tickets after their ``for``; errors exactly at the objective never fire, even
+  after 3 days; each ticket tier fires just above its factor and not below it.
+* ``budgets.yml``: objective, budget, period error ratio and budget left of a known load.
 * ``external.yml``: a slow dependency fires, a fast one, a quiet one and (when the spec gives a
   port) a slow neighbour on another port do not.
 * ``platform.yml``: targets down, the collector refusing or dropping spans, Watchdog.
@@ -26,6 +27,7 @@ from typing import Any
 
 from obskit.stack import rules as r
 from obskit.stack import vocabulary as v
+from obskit.stack.prometheus import JOB_COLLECTOR
 from obskit.stack.promql import duration, le_spellings, number, selector, service_labels
 from obskit.stack.spec import External, Service, Spec
 
@@ -35,7 +37,7 @@ BUSY = 1000.0  # requests per minute of a busy service
 QUIET = r.MIN_REQUESTS / 2 / 60  # requests per minute: half the guard's minimum per hour
 ROUTE = "/api/orders"
 CLIENT_ERROR_SHARE = 0.01  # 404s mixed into availability loads: they are not errors
-COLLECTOR_JOB = "otel-collector"
+COLLECTOR_JOB = JOB_COLLECTOR
 
 
 def test_file(name: str) -> str:

@@ -63,4 +63,8 @@ class Check:
             outcome = self.func(stack, argv)
         except FileProblem as problem:
             outcome = Outcome(False, str(problem))
+        except (AttributeError, KeyError, TypeError, ValueError) as err:
+            # A hand-edited file of an unexpected shape (a list where a mapping belongs):
+            # report it on the check's row rather than crash the whole run.
+            outcome = Outcome(False, f"cannot check: unexpected file structure ({err!r})")
         return CheckResult(self.name, Status.OK if outcome.ok else Status.FAILED, outcome.detail)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from obskit.validate import CHECKS, validate_stack
 from obskit.validate.collector import pipeline_problems
 from obskit.validate.datasources import dashboard_problems
 from obskit.validate.interpolation import interpolate
@@ -14,7 +16,7 @@ from obskit.validate.metrics import variable_queries
 from obskit.validate.ports import Binding, clashes, collector_bindings, compose_bindings
 from obskit.validate.promtool import failure_lines
 from obskit.validate.result import CheckResult, Report, Status
-from tests.validate.minimal_stack import COLLECTOR, DASHBOARD
+from tests.validate.minimal_stack import COLLECTOR, DASHBOARD, FILES, write_stack
 
 # --- ports ------------------------------------------------------------------------------------
 
@@ -325,3 +327,20 @@ def test_summary_names_every_missing_tool_once() -> None:
         " Install them, or pass --allow-missing."
     )
     assert report.passed(allow_missing=True)
+
+
+def test_a_file_of_an_unexpected_shape_fails_its_check_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    files = copy.deepcopy(FILES)
+    files["collectors/otel-collector.yaml"]["service"]["pipelines"] = {"traces": ["otlp"]}
+    own = tuple(c for c in CHECKS if c.tool is None)
+    report = validate_stack(write_stack(tmp_path, files), own)
+    assert [(r.name, r.status, r.detail) for r in report.failed] == [
+        (
+            "collector pipelines",
+            Status.FAILED,
+            "cannot check: unexpected file structure"
+            " (AttributeError(\"'list' object has no attribute 'get'\"))",
+        )
+    ]
