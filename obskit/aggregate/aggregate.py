@@ -314,7 +314,10 @@ class Aggregator:
             for name in sorted(self.span_counts)
         ]
         externals = sorted({k[1] for k in self.edges if k[2]} - self.span_counts.keys())
-        nodes += [NodeStat(name, True, 0, 0, 0.0) for name in externals]
+        nodes += [
+            NodeStat(name, True, 0, self.services[name], _share(self.services[name], total))
+            for name in externals
+        ]
         edges = [
             EdgeStat(caller, callee, external, calls, errors, summary(durations), cp)
             for (caller, callee, external), (calls, errors, cp, durations) in self.edges.items()

@@ -18,6 +18,7 @@ from obskit.aggregate.whatif import Retimed, WhatIf, retime
 from obskit.analysis.blocking import non_blocking
 from obskit.analysis.clipping import KEPT, Projection
 from obskit.analysis.hops import HOP_KINDS, callee_child, external_name, hop_critical_times
+from obskit.analysis.reports import Section
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.analysis.walk import walk
 from obskit.model import StatusCode, Trace
@@ -223,6 +224,32 @@ def matching_spans(
         ):
             found.append(u)
     return found
+
+
+def what_if_path(
+    trace: Trace,
+    what: WhatIf,
+    endpoint: Endpoint | None = None,
+    *,
+    external_names: Mapping[str, str] | None = None,
+) -> list[Section]:
+    """The critical path of ``trace`` re-timed for ``what`` (re-walked), chronological: what a
+    what-if projects for one trace, to look at or to test."""
+    tree = SpanTree(trace)
+    e = find_endpoint(tree, endpoint or Endpoint())
+    projection = Projection(tree, non_blocking(tree))
+    members = subtree(tree, e)
+    callee_of: dict[int, tuple[str, bool]] = {}
+    for h in members:
+        if tree.kinds[h] in HOP_KINDS and callee_child(tree, h) is None:
+            callee_of[h] = (external_name(tree.spans[h].attributes, external_names), True)
+    kept = projection.kept
+    matched = [
+        u for u in matching_spans(tree, e, members, what.target, callee_of) if kept[u] == KEPT
+    ]
+    starts, ends, _ = retime(tree, projection, e, dict.fromkeys(matched, what))
+    path = walk(tree, Retimed(projection, starts, ends), e)  # type: ignore[arg-type]
+    return [Section(tree.ids[i], start, end) for i, start, end in path.sections]
 
 
 def _project(

@@ -240,7 +240,8 @@ def run(
     if not to_terminal or command == "graph":
         for warning in report.warnings[:5]:
             click.echo(f"Warning: [{warning.code}] {warning.message}", err=True)
-    click.echo(f"Based on {report.traces} trace(s) of {report.traces_found} found.", err=True)
+    if not to_terminal:
+        click.echo(f"Based on {report.traces} trace(s) of {report.traces_found} found.", err=True)
     if fail_on_flag and report.flagged_hops:
         worst = report.flagged_hops[0]
         raise CheckFailed(f"slow hop: {worst.caller} → {worst.callee}: {worst.reason}")

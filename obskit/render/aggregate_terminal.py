@@ -12,6 +12,7 @@ import io
 from typing import TYPE_CHECKING
 
 from obskit.aggregate.report import AggregateReport
+from obskit.analysis.durations import format_ns
 from obskit.render import labels
 from obskit.render.labels import duration, percent, printable, shorten
 
@@ -142,27 +143,27 @@ def _table(title: str):  # type: ignore[no-untyped-def]
 def _hops(report: AggregateReport) -> RenderableType:
     from rich.text import Text
 
-    table = _table("Hops by total critical-path time (caller → callee)")
-    table.add_column("hop", no_wrap=True, overflow="ellipsis", max_width=44)
+    table = _table("Hops by total critical-path time (▲ flagged; CP time per trace)")
+    table.add_column("caller → callee", no_wrap=True, overflow="ellipsis", max_width=46)
     for name in ("p50", "p95", "p99", "total"):
         table.add_column(name, justify="right", no_wrap=True)
     table.add_column("share", justify="right", no_wrap=True)
     table.add_column("critical in", justify="right", no_wrap=True)
-    table.add_column("", no_wrap=True)
     for hop in report.hops[:HOP_ROWS]:
-        name = f"{shorten(hop.caller, 20)} → {shorten(hop.callee, 20)}"
+        name = (
+            f"{'▲' if hop.flagged else ' '} {shorten(hop.caller, 20)} → {shorten(hop.callee, 20)}"
+        )
         if hop.external:
             name += " (ext)"
         cp = hop.critical_ns
         table.add_row(
             Text(name, style="bold red" if hop.flagged else ""),
-            Text(duration(cp.p50)),
-            Text(duration(cp.p95)),
-            Text(duration(cp.p99)),
-            Text(duration(cp.total)),
+            Text(format_ns(cp.p50)),
+            Text(format_ns(cp.p95)),
+            Text(format_ns(cp.p99)),
+            Text(format_ns(cp.total)),
             Text(percent(hop.share)),
             Text(f"{hop.critical_in}/{report.traces}"),
-            Text("▲ slow" if hop.flagged else "", style="bold red"),
         )
     if len(report.hops) > HOP_ROWS:
         table.add_row(Text(f"… {len(report.hops) - HOP_ROWS} more", style="dim"))

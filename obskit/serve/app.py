@@ -16,7 +16,7 @@ import orjson
 
 from obskit.serve import receiver
 from obskit.serve.durations import parse_duration_ns
-from obskit.serve.jaeger_json import envelope, trace_to_jaeger
+from obskit.serve.jaeger_json import envelope
 from obskit.serve.metrics import ServeMetrics
 from obskit.serve.store import SpanStore, StoreClosed, StoreOverloaded, TraceQuery
 
@@ -207,24 +207,22 @@ class QueryApp:
     # -- v1 --
 
     def get_trace(self, params: dict[str, list[str]], raw_id: str) -> tuple[int, bytes, str]:
-        trace_id = _trace_id(raw_id, v3=False)
-        trace = self.store.get_trace(trace_id)
+        trace = self.store.get_trace_json(_trace_id(raw_id, v3=False))
         if trace is None:
             raise _v1_error(404, "trace not found")
-        return _json(envelope([trace_to_jaeger(trace)]))
+        return _traces_envelope([trace])
 
     def find_traces(self, params: dict[str, list[str]]) -> tuple[int, bytes, str]:
         if "traceID" in params:
             found, errors = [], []
             for raw in params["traceID"]:
-                trace = self.store.get_trace(_trace_id(raw, v3=False))
+                trace = self.store.get_trace_json(_trace_id(raw, v3=False))
                 if trace is None:
                     errors.append({"msg": "trace not found", "traceID": raw})
                 else:
-                    found.append(trace_to_jaeger(trace))
-            return _json(envelope(found, errors or None))
-        query = _v1_query(params)
-        return _json(envelope([trace_to_jaeger(t) for t in self.store.find_traces(query)]))
+                    found.append(trace)
+            return _traces_envelope(found, errors or None)
+        return _traces_envelope(self.store.find_traces_json(_v1_query(params)))
 
     def services(self, params: dict[str, list[str]]) -> tuple[int, bytes, str]:
         return _json(envelope(self.store.services()))
@@ -309,6 +307,20 @@ def _operation_objects(
             continue
         out.append({"name": name, "spanKind": kind_name})
     return out
+
+
+def _traces_envelope(
+    traces: list[bytes], errors: list[dict[str, Any]] | None = None
+) -> tuple[int, bytes, str]:
+    """Jaeger's envelope around stored trace JSON, joined as bytes (no re-encoding)."""
+    body = (
+        b'{"data":['
+        + b",".join(traces)
+        + b'],"total":%d,"limit":0,"offset":0,"errors":' % len(traces)
+        + orjson.dumps(errors)
+        + b"}"
+    )
+    return 200, body, "application/json"
 
 
 def _json(data: Any) -> tuple[int, bytes, str]:

@@ -6,7 +6,7 @@ tags, processes ``p1``, ``p2`` … deduplicated, OTLP kind/status/scope as tags.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import orjson
@@ -49,50 +49,72 @@ def _span_tags(span: Span) -> list[dict[str, Any]]:
     return tags
 
 
-def trace_to_jaeger(trace: Trace) -> dict[str, Any]:
-    processes: dict[str, dict[str, Any]] = {}
-    process_ids: dict[bytes, str] = {}
-    spans = []
-    for span in trace.spans:
-        process = {
-            "serviceName": span.service,
-            "tags": _tags({k: v for k, v in span.resource.items() if k != "service.name"}),
-        }
-        key = orjson.dumps(process)
-        process_id = process_ids.get(key)
-        if process_id is None:
-            process_id = process_ids[key] = f"p{len(process_ids) + 1}"
-            processes[process_id] = process
-        references = [
-            {"refType": ref.ref_type.value, "traceID": ref.trace_id, "spanID": ref.span_id}
-            for ref in span.references
-        ]
-        references += [
-            {"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id}
-            for link in span.links
-        ]
-        spans.append(
+def span_to_jaeger(span: Span) -> dict[str, Any]:
+    """One span in Jaeger's JSON, without ``processID`` (see :func:`process_to_jaeger`)."""
+    references = [
+        {"refType": ref.ref_type.value, "traceID": ref.trace_id, "spanID": ref.span_id}
+        for ref in span.references
+    ]
+    references += [
+        {"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id}
+        for link in span.links
+    ]
+    return {
+        "traceID": span.trace_id,
+        "spanID": span.span_id,
+        "flags": 1,
+        "operationName": span.name,
+        "references": references,
+        "startTime": span.start_ns // 1000,
+        "duration": span.duration_ns // 1000,
+        "tags": _span_tags(span),
+        "logs": [
             {
-                "traceID": span.trace_id,
-                "spanID": span.span_id,
-                "flags": 1,
-                "operationName": span.name,
-                "references": references,
-                "startTime": span.start_ns // 1000,
-                "duration": span.duration_ns // 1000,
-                "tags": _span_tags(span),
-                "logs": [
-                    {
-                        "timestamp": event.time_ns // 1000,
-                        "fields": [jaeger_tag("event", event.name), *_tags(event.attributes)],
-                    }
-                    for event in span.events
-                ],
-                "processID": process_id,
-                "warnings": None,
+                "timestamp": event.time_ns // 1000,
+                "fields": [jaeger_tag("event", event.name), *_tags(event.attributes)],
             }
+            for event in span.events
+        ],
+        "warnings": None,
+    }
+
+
+def process_to_jaeger(span: Span) -> dict[str, Any]:
+    return {
+        "serviceName": span.service,
+        "tags": _tags({k: v for k, v in span.resource.items() if k != "service.name"}),
+    }
+
+
+def trace_to_jaeger(trace: Trace) -> dict[str, Any]:
+    """A whole trace as Jaeger's ``uimodel.Trace`` (processes deduplicated as ``p1``, ``p2`` …)."""
+    return orjson.loads(
+        assemble_trace(
+            trace.trace_id,
+            [
+                (orjson.dumps(span_to_jaeger(s)), orjson.dumps(process_to_jaeger(s)))
+                for s in trace.spans
+            ],
         )
-    return {"traceID": trace.trace_id, "spans": spans, "processes": processes, "warnings": None}
+    )
+
+
+def assemble_trace(trace_id: str, fragments: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """A trace object from stored (span JSON, process JSON) pairs, without parsing them: the
+    store keeps each span in Jaeger's format, so serving a trace is joining bytes."""
+    process_ids: dict[bytes, bytes] = {}
+    spans = []
+    for span_json, process_json in fragments:
+        process_id = process_ids.get(process_json)
+        if process_id is None:
+            process_id = process_ids[process_json] = b'"p%d"' % (len(process_ids) + 1)
+        # `span_json` is a JSON object: add the processID before its closing brace
+        spans.append(span_json[:-1] + b',"processID":' + process_id + b"}")
+    processes = b",".join(pid + b":" + proc for proc, pid in process_ids.items())
+    return (
+        b'{"traceID":' + orjson.dumps(trace_id) + b',"spans":[' + b",".join(spans)
+        + b'],"processes":{' + processes + b'},"warnings":null}'
+    )  # fmt: skip
 
 
 def envelope(data: Any, errors: list[dict[str, Any]] | None = None) -> dict[str, Any]:

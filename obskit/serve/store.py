@@ -12,14 +12,15 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from obskit.model import Event, Link, Reference, RefType, Span, SpanKind, StatusCode, Trace
+from obskit.model import RefType, Span, Trace
+from obskit.serve.jaeger_json import assemble_trace, process_to_jaeger, span_to_jaeger
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS spans (
@@ -32,16 +33,16 @@ CREATE TABLE IF NOT EXISTS spans (
     start_ns    INTEGER NOT NULL,
     duration_ns INTEGER NOT NULL,
     error       INTEGER NOT NULL,
-    body        TEXT    NOT NULL
+    body        BLOB    NOT NULL,  -- the span in Jaeger's JSON, without processID
+    process     BLOB    NOT NULL   -- its process (service and resource tags) in Jaeger's JSON
 );
 CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns);
 CREATE INDEX IF NOT EXISTS spans_by_operation ON spans (service, operation, start_ns);
 CREATE INDEX IF NOT EXISTS spans_by_start ON spans (start_ns);
-CREATE INDEX IF NOT EXISTS spans_by_duration ON spans (service, duration_ns);
 """
 
-INSERT = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+INSERT = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 class StoreOverloaded(Exception):
@@ -143,7 +144,7 @@ class SpanStore:
             if self._pending + len(spans) > self.max_pending_spans and self._pending:
                 raise StoreOverloaded(f"{self._pending} spans waiting to be committed")
             self._pending += len(spans)
-        batch = _Batch([span_row(span) for span in spans])
+        batch = _Batch(span_rows(spans))
         self._queue.put(batch)
         batch.done.wait()
         if batch.error is not None:
@@ -227,15 +228,24 @@ class SpanStore:
 
     # --- reading -------------------------------------------------------------------------
 
-    def get_trace(self, trace_id: str) -> Trace | None:
+    def get_trace_json(self, trace_id: str) -> bytes | None:
+        """The trace as Jaeger's JSON trace object, or None when no span of it is stored."""
         rows = (
             self._reader()
-            .execute("SELECT * FROM spans WHERE trace_id = ? ORDER BY start_ns", (trace_id,))
+            .execute(
+                "SELECT body, process FROM spans WHERE trace_id = ? ORDER BY start_ns", (trace_id,)
+            )
             .fetchall()
         )
         if not rows:
             return None
-        return Trace(trace_id=trace_id, spans=tuple(row_span(row) for row in rows))
+        return assemble_trace(trace_id, rows)
+
+    def get_trace(self, trace_id: str) -> Trace | None:
+        from obskit.ingest import read_trace
+
+        data = self.get_trace_json(trace_id)
+        return None if data is None else read_trace(data, format="jaeger-json")
 
     def find_trace_ids(self, query: TraceQuery) -> list[str]:
         """Ids of the most recent matching traces, newest first (at most ``query.limit``)."""
@@ -266,6 +276,10 @@ class SpanStore:
             if len(found) >= query.limit:
                 break
         return list(found)
+
+    def find_traces_json(self, query: TraceQuery) -> list[bytes]:
+        found = (self.get_trace_json(trace_id) for trace_id in self.find_trace_ids(query))
+        return [trace for trace in found if trace is not None]
 
     def find_traces(self, query: TraceQuery) -> list[Trace]:
         traces = (self.get_trace(trace_id) for trace_id in self.find_trace_ids(query))
@@ -302,69 +316,44 @@ class SpanStore:
         return int(self._reader().execute("SELECT count(*) FROM spans").fetchone()[0])
 
 
+# A span matches a tag filter on one of its tags or its process's tags, compared as text (as
+# Jaeger does: `error=true`, `http.status_code=500`). Key and value are bound, never spliced.
+_TAG_VALUE = (
+    "(CASE json_extract(t.value, '$.type') WHEN 'bool' THEN "
+    "(CASE WHEN json_extract(t.value, '$.value') THEN 'true' ELSE 'false' END) "
+    "ELSE CAST(json_extract(t.value, '$.value') AS TEXT) END)"
+)
 _TAG_MATCH = (
-    "(CASE json_type(body, ?) WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' "
-    "ELSE CAST(json_extract(body, ?) AS TEXT) END) = ?"
+    "(EXISTS (SELECT 1 FROM json_each(CAST(body AS TEXT), '$.tags') AS t "
+    f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?) "
+    "OR EXISTS (SELECT 1 FROM json_each(CAST(process AS TEXT), '$.tags') AS t "
+    f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?))"
 )
 
 
 def _tag_params(key: str, value: str) -> list[str]:
-    """A span matches a tag filter on one of its attributes, compared as text (as Jaeger does).
-    The key is bound as a JSON path parameter, never spliced into SQL."""
-    path = "$.a." + orjson.dumps(key).decode()
-    return [path, path, value]
+    return [key, value, key, value]
 
 
 # --- rows ----------------------------------------------------------------------------------
 
 
-def span_row(span: Span) -> tuple[Any, ...]:
-    parent = next((r.span_id for r in span.references if r.ref_type is RefType.CHILD_OF), "")
-    body = {
-        "k": int(span.kind),
-        "s": int(span.status),
-        "m": span.status_message,
-        "r": [[r.ref_type.value, r.trace_id, r.span_id] for r in span.references],
-        "a": dict(span.attributes),
-        "res": dict(span.resource),
-        "e": [[e.time_ns, e.name, dict(e.attributes)] for e in span.events],
-        "l": [[lk.trace_id, lk.span_id, dict(lk.attributes)] for lk in span.links],
-        "sc": span.scope,
-    }
-    return (
-        span.trace_id,
-        span.span_id,
-        parent,
-        span.service,
-        span.name,
-        int(span.kind),
-        span.start_ns,
-        span.duration_ns,
-        int(span.is_error),
-        orjson.dumps(body, default=_jsonable).decode(),
-    )
-
-
-def row_span(row: Sequence[Any]) -> Span:
-    trace_id, span_id, _parent, service, operation, kind, start_ns, duration_ns, _err, raw = row
-    body = orjson.loads(raw)
-    return Span(
-        trace_id=trace_id,
-        span_id=span_id,
-        name=operation,
-        service=service,
-        start_ns=start_ns,
-        end_ns=start_ns + duration_ns,
-        kind=SpanKind(kind),
-        status=StatusCode(body["s"]),
-        status_message=body["m"],
-        references=tuple(Reference(RefType(t), tr, sp) for t, tr, sp in body["r"]),
-        attributes=body["a"],
-        resource=body["res"],
-        events=tuple(Event(t, name, attrs) for t, name, attrs in body["e"]),
-        links=tuple(Link(tr, sp, attrs) for tr, sp, attrs in body["l"]),
-        scope=body["sc"],
-    )
+def span_rows(spans: Sequence[Span]) -> list[tuple[Any, ...]]:
+    """Rows for spans; spans of one resource share one process JSON."""
+    processes: dict[tuple[int, str], bytes] = {}
+    rows = []
+    for span in spans:
+        key = (id(span.resource), span.service)
+        process = processes.get(key)
+        if process is None:
+            process = processes[key] = orjson.dumps(process_to_jaeger(span), default=_jsonable)
+        parent = next((r.span_id for r in span.references if r.ref_type is RefType.CHILD_OF), "")
+        rows.append((
+            span.trace_id, span.span_id, parent, span.service, span.name, int(span.kind),
+            span.start_ns, span.duration_ns, int(span.is_error),
+            orjson.dumps(span_to_jaeger(span), default=_jsonable), process,
+        ))  # fmt: skip
+    return rows
 
 
 def _jsonable(value: Any) -> Any:
@@ -375,8 +364,3 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, tuple | set | frozenset):
         return list(value)
     return str(value)
-
-
-def iter_spans(traces: Iterable[Trace]) -> Iterator[Span]:
-    for trace in traces:
-        yield from trace.spans
