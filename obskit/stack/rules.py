@@ -167,7 +167,20 @@ def slo_file_name(service: Service) -> str:
     return f"slo-{service.name}"
 
 
-def files(spec: Spec) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Timing:
+    """How quickly the dependency alerts react. :data:`PRODUCTION` is what `obskit init`
+    writes; `obskit demo` uses :data:`DEMO_TIMING` so the whole loop shows within a minute."""
+
+    rate_window_s: int = RATE_WINDOW
+    dependency_for: str = DEPENDENCY_FOR
+
+
+PRODUCTION = Timing()
+DEMO_TIMING = Timing(rate_window_s=30, dependency_for="10s")
+
+
+def files(spec: Spec, timing: Timing = PRODUCTION) -> dict[str, Any]:
     out: dict[str, Any] = {rule_file("red"): {"groups": [red_group(spec)]}}
     for service in spec.services:
         if objectives(service):
@@ -175,7 +188,7 @@ def files(spec: Spec) -> dict[str, Any]:
     if any(objectives(service) for service in spec.services):
         out[rule_file("budgets")] = {"groups": [budget_group(spec)]}
     if spec.external:
-        out[rule_file("external")] = {"groups": [external_group(spec)]}
+        out[rule_file("external")] = {"groups": [external_group(spec, timing)]}
     out[rule_file("platform")] = {"groups": [platform_group(spec)]}
     return out
 
@@ -379,9 +392,9 @@ def dependency_labels(external: External) -> dict[str, str]:
     return labels
 
 
-def external_group(spec: Spec) -> dict[str, Any]:
+def external_group(spec: Spec, timing: Timing = PRODUCTION) -> dict[str, Any]:
     rules: list[dict[str, Any]] = []
-    window = duration(RATE_WINDOW)
+    window = duration(timing.rate_window_s)
     quantile = f"p{round(DEPENDENCY_QUANTILE * 100)}"
     for external in spec.external:
         labels = {"dependency": external.name}
@@ -392,11 +405,14 @@ def external_group(spec: Spec) -> dict[str, Any]:
         limit_s = number(external.latency_threshold_ms / 1000)
         rules += [
             _record(
-                f"dependency:http_client_requests:rate{window}", f"sum({_rate(count)})", labels
+                f"dependency:http_client_requests:rate{window}",
+                f"sum({_rate(count, timing.rate_window_s)})",
+                labels,
             ),
             _record(
                 f"dependency:{v.HTTP_CLIENT_DURATION}:{quantile}_rate{window}",
-                f"histogram_quantile({DEPENDENCY_QUANTILE}, sum by (le) ({_rate(bucket)}))",
+                f"histogram_quantile({DEPENDENCY_QUANTILE}, "
+                f"sum by (le) ({_rate(bucket, timing.rate_window_s)}))",
                 labels,
             ),
             {
@@ -404,10 +420,10 @@ def external_group(spec: Spec) -> dict[str, Any]:
                 "expr": (
                     f"dependency:{v.HTTP_CLIENT_DURATION}:{quantile}_rate{window}{own} > {limit_s}"
                     f"\nand on (dependency)\n"
-                    f"dependency:http_client_requests:rate{window}{own} * {RATE_WINDOW}"
+                    f"dependency:http_client_requests:rate{window}{own} * {timing.rate_window_s}"
                     f" >= {MIN_REQUESTS}"
                 ),
-                "for": DEPENDENCY_FOR,
+                "for": timing.dependency_for,
                 "labels": {"severity": "ticket", "service": external.name},
                 "annotations": {
                     "summary": f"{external.name} ({external.address}) is slow",
