@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlencode
 
+import orjson
+
 from obskit.errors import BackendError, InputError
 from obskit.ingest.search import TraceSummary, read_search, summarize
 from obskit.model import Trace
@@ -72,7 +74,23 @@ def _json_or_fail(answer: HttpAnswer, what: str) -> bytes:
 
 
 def _read_whole(body: bytes, origin: str, limit: int) -> Found:
+    """A search answer holding whole traces; an empty one (v1 ``"data": []``, v3 ``"result":
+    {}``) is an empty result."""
     from obskit.ingest import read_traces
+
+    if len(body) < 4096:
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            doc = None
+        if isinstance(doc, dict) and (
+            ("data" in doc and not doc["data"])
+            or (
+                "result" in doc
+                and not (isinstance(doc["result"], dict) and doc["result"].get("resourceSpans"))
+            )
+        ):
+            return Found([], origin)
 
     try:
         traces = list(read_traces(body))

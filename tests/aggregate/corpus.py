@@ -125,9 +125,21 @@ def demo_trace(
         refs = (Reference(CHILD, trace_id, SPAN_IDS[parent]),) if parent else ()
         spans.append(
             make_span(
-                trace_id, SPAN_IDS[number], name, service,
-                t0 + round(start * MS), t0 + round(end * MS),
-                kind, UNSET, "", refs, attrs, EMPTY, (), (), "",
+                trace_id,
+                SPAN_IDS[number],
+                name,
+                service,
+                t0 + round(start * MS),
+                t0 + round(end * MS),
+                kind,
+                UNSET,
+                "",
+                refs,
+                attrs,
+                EMPTY,
+                (),
+                (),
+                "",
             )
         )
     return Trace(trace_id, tuple(spans))

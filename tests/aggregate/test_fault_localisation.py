@@ -46,6 +46,6 @@ def test_the_slowed_hop_ranks_first_and_off_path_spans_never_do():
         fraud = next(h for h in report.hops if (h.caller, h.callee) == OFF_PATH)
         assert fraud.critical_in == 0 and not fraud.flagged
     elapsed = time.perf_counter() - started
-    print(f"fault localisation: {hits}/{RUNS} runs, {elapsed:.1f} s")  # noqa: T201
+    print(f"fault localisation: {hits}/{RUNS} runs, {elapsed:.1f} s")
     assert chosen == set(SLOWABLE)  # every hop was the slowed one in some run
     assert hits >= 95, f"only {hits}/{RUNS} runs ranked the slowed hop first: {misses[:5]}"

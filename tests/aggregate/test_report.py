@@ -15,8 +15,9 @@ MS = 1_000_000
 
 
 def report(traces=None, **kwargs):
-    return aggregate_traces(traces if traces is not None else shops(), Endpoint("checkout"),
-                            **kwargs)
+    return aggregate_traces(
+        traces if traces is not None else shops(), Endpoint("checkout"), **kwargs
+    )
 
 
 def test_hops_ranked_by_total_critical_time_with_percentiles_and_exemplar():
@@ -27,13 +28,19 @@ def test_hops_ranked_by_total_critical_time_with_percentiles_and_exemplar():
     first, second = r.hops
     assert (first.caller, first.callee, first.external) == ("checkout", "gateway", False)
     assert first.critical_ns.to_dict() == {
-        "p50": 320 * MS, "p95": 1020 * MS, "p99": 1020 * MS, "total": 2100 * MS,
+        "p50": 320 * MS,
+        "p95": 1020 * MS,
+        "p99": 1020 * MS,
+        "total": 2100 * MS,
     }
     assert first.share == 2100 / 2950
     assert first.critical_in == 5
     assert first.exemplar_trace_id == f"{5:032x}"  # the trace at its p95: g = 1000
-    assert (second.callee, second.external, second.critical_ns.total) == ("inventory", True,
-                                                                          500 * MS)
+    assert (second.callee, second.external, second.critical_ns.total) == (
+        "inventory",
+        True,
+        500 * MS,
+    )
     assert not second.flagged  # 17 % < 20 %, and its p95 is its p50
 
 
@@ -67,8 +74,15 @@ def test_json_names_are_fixed():
         "exemplar_trace_id": f"{5:032x}",
     }
     assert list(data["hops"][0]) == [
-        "caller", "callee", "external", "critical_ns", "share", "critical_in", "flagged",
-        "reason", "exemplar_trace_id",
+        "caller",
+        "callee",
+        "external",
+        "critical_ns",
+        "share",
+        "critical_in",
+        "flagged",
+        "reason",
+        "exemplar_trace_id",
     ]
     totals = [h["critical_ns"]["total"] for h in data["hops"]]
     assert totals == sorted(totals, reverse=True)
@@ -173,5 +187,6 @@ def test_an_empty_report_says_so():
     r = report([])
     assert r.traces == 0 and r.hops == ()
     assert aggregate_terminal.render(r).splitlines()[:2] == [
-        "Endpoint checkout · 0 traces analysed", "No trace to analyse."
+        "Endpoint checkout · 0 traces analysed",
+        "No trace to analyse.",
     ]

@@ -6,6 +6,8 @@ the second the re-timed one; times are the builder's units (1 unit = 1 ms).
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -59,9 +61,7 @@ def test_a_parallel_call_caps_the_saving():
                             |--Pay---|
     +++++ +++++++++++++++++ +++ +++++++ ++++     projected: 90; saves 10, not min(30, 50)
     """
-    trace = build(
-        span("P", 0, 100, [span("I", 10, 60), span("R", 10, 50), span("Pay", 65, 90)])
-    )
+    trace = build(span("P", 0, 100, [span("I", 10, 60), span("R", 10, 50), span("Pay", 65, 90)]))
     path, duration = projected(trace, "I=-30ms")
     assert path == [("P", 0, 10), ("R", 10, 50), ("P", 50, 55), ("Pay", 55, 80), ("P", 80, 90)]
     assert duration == 90
@@ -76,9 +76,7 @@ def test_shortening_a_span_off_the_critical_path_saves_nothing():
                               |---Pay--|
     +++++ ++++++++++++++++++ +++ +++++++++ ++++   as recorded = projected: 100
     """
-    trace = build(
-        span("P", 0, 100, [span("I", 10, 60), span("R", 10, 50), span("Pay", 65, 90)])
-    )
+    trace = build(span("P", 0, 100, [span("I", 10, 60), span("R", 10, 50), span("Pay", 65, 90)]))
     path, duration = projected(trace, "R=-20ms")
     assert path == [("P", 0, 10), ("I", 10, 60), ("P", 60, 65), ("Pay", 65, 90), ("P", 90, 100)]
     assert duration == 100
@@ -88,15 +86,34 @@ def case_16():
     """critical-path.md case 16 (×1 ms): checkout waits 800 on the payment gateway."""
     return build(
         span(
-            "checkout", 0, 1000,
+            "checkout",
+            0,
+            1000,
             [
-                span("inventory", 20, 120, kind=CLIENT, service="checkout",
-                     attributes={"peer.service": "inventory"}),
-                span("pricing", 30, 90, kind=CLIENT, service="checkout",
-                     attributes={"peer.service": "pricing"}),
-                span("pay", 150, 980, [span("gateway", 160, 960, kind=SERVER,
-                                            service="gateway")],
-                     kind=CLIENT, service="checkout"),
+                span(
+                    "inventory",
+                    20,
+                    120,
+                    kind=CLIENT,
+                    service="checkout",
+                    attributes={"peer.service": "inventory"},
+                ),
+                span(
+                    "pricing",
+                    30,
+                    90,
+                    kind=CLIENT,
+                    service="checkout",
+                    attributes={"peer.service": "pricing"},
+                ),
+                span(
+                    "pay",
+                    150,
+                    980,
+                    [span("gateway", 160, 960, kind=SERVER, service="gateway")],
+                    kind=CLIENT,
+                    service="checkout",
+                ),
             ],
             kind=SERVER,
             service="checkout",
@@ -130,8 +147,11 @@ def test_case_16_gateway_faster(spec, gateway_end, end):
     """
     path, duration = projected(case_16(), spec)
     if gateway_end > 160:
-        middle = [("pay", 150, 160), ("gateway", 160, gateway_end),
-                  ("pay", gateway_end, gateway_end + 20)]
+        middle = [
+            ("pay", 150, 160),
+            ("gateway", 160, gateway_end),
+            ("pay", gateway_end, gateway_end + 20),
+        ]
     else:  # a zero-length gateway leaves pay as one section
         middle = [("pay", 150, 180)]
     expected = [
@@ -157,9 +177,14 @@ def test_percent_of_a_span_with_children_cuts_its_own_time_only():
     +++ +++++++++++++++++++ +++          projected: 80
     """
     trace = build(
-        span("payments", 0, 100,
-             [span("charge", 20, 80, kind=CLIENT, service="payments", attributes=GATEWAY)],
-             kind=SERVER, service="payments")
+        span(
+            "payments",
+            0,
+            100,
+            [span("charge", 20, 80, kind=CLIENT, service="payments", attributes=GATEWAY)],
+            kind=SERVER,
+            service="payments",
+        )
     )
     path, duration = projected(trace, "payments=-50%")
     assert path == [("payments", 0, 10), ("charge", 10, 70), ("payments", 70, 80)]
@@ -185,13 +210,16 @@ def test_a_faster_grandchild_moves_its_parent_and_the_parents_later_sibling():
                     |---B---|
     +++++ +++++ ++ +++ +++ +++++++ ++++          projected: 80
     """
-    trace = build(
-        span("P", 0, 100, [span("A", 10, 60, [span("A1", 20, 50)]), span("B", 70, 90)])
-    )
+    trace = build(span("P", 0, 100, [span("A", 10, 60, [span("A1", 20, 50)]), span("B", 70, 90)]))
     path, duration = projected(trace, "A1=-20ms")
     assert path == [
-        ("P", 0, 10), ("A", 10, 20), ("A1", 20, 30), ("A", 30, 40),
-        ("P", 40, 50), ("B", 50, 70), ("P", 70, 80),
+        ("P", 0, 10),
+        ("A", 10, 20),
+        ("A1", 20, 30),
+        ("A", 30, 40),
+        ("P", 40, 50),
+        ("B", 50, 70),
+        ("P", 70, 80),
     ]
     assert duration == 80
 
@@ -199,9 +227,16 @@ def test_a_faster_grandchild_moves_its_parent_and_the_parents_later_sibling():
 def test_endpoint_below_the_root_projects_that_services_latency():
     """The endpoint is checkout's SERVER span, not the storefront root around it."""
     trace = build(
-        span("front", 0, 1100, [
-            span("call", 40, 1060, [case_16_checkout(50)], kind=CLIENT, service="storefront"),
-        ], kind=SERVER, service="storefront")
+        span(
+            "front",
+            0,
+            1100,
+            [
+                span("call", 40, 1060, [case_16_checkout(50)], kind=CLIENT, service="storefront"),
+            ],
+            kind=SERVER,
+            service="storefront",
+        )
     )
     sample = sample_trace(trace, Endpoint("checkout"), what_ifs=[parse_what_if("gateway=-300ms")])
     assert sample.duration_ns == 1000 * MS
@@ -211,11 +246,21 @@ def test_endpoint_below_the_root_projects_that_services_latency():
 
 def case_16_checkout(at):
     return span(
-        "checkout", at, at + 1000,
-        [span("pay", at + 150, at + 980,
-              [span("gateway", at + 160, at + 960, kind=SERVER, service="gateway")],
-              kind=CLIENT, service="checkout")],
-        kind=SERVER, service="checkout",
+        "checkout",
+        at,
+        at + 1000,
+        [
+            span(
+                "pay",
+                at + 150,
+                at + 980,
+                [span("gateway", at + 160, at + 960, kind=SERVER, service="gateway")],
+                kind=CLIENT,
+                service="checkout",
+            )
+        ],
+        kind=SERVER,
+        service="checkout",
     )
 
 
@@ -224,16 +269,22 @@ def test_spread_is_exact_and_never_cuts_more_than_a_gap():
     assert spread([7, 0, 3], 10) == [0, 0, 0]
     assert spread([1, 1, 1], 2) == [1, 0, 0]
     out = spread([33, 17, 50, 1], 37)
-    assert sum(out) == 101 - 37 and all(0 <= o <= g for o, g in zip(out, [33, 17, 50, 1]))
+    assert sum(out) == 101 - 37 and all(0 <= o <= g for o, g in zip(out, [33, 17, 50, 1], strict=False))
 
 
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        ("payments-gateway", "--what-if 'payments-gateway': expected NAME=-DURATION or "
-         "NAME=-PERCENT% (e.g. --what-if 'payments-gateway=-300ms' or --what-if 'payments=-50%')"),
-        ("gw=+300ms", "--what-if 'gw=+300ms': expected NAME=-DURATION or NAME=-PERCENT% "
-         "(e.g. --what-if 'payments-gateway=-300ms' or --what-if 'payments=-50%')"),
+        (
+            "payments-gateway",
+            "--what-if 'payments-gateway': expected NAME=-DURATION or "
+            "NAME=-PERCENT% (e.g. --what-if 'payments-gateway=-300ms' or --what-if 'payments=-50%')",
+        ),
+        (
+            "gw=+300ms",
+            "--what-if 'gw=+300ms': expected NAME=-DURATION or NAME=-PERCENT% "
+            "(e.g. --what-if 'payments-gateway=-300ms' or --what-if 'payments=-50%')",
+        ),
         ("gw=-150%", "--what-if 'gw=-150%': a span cannot get more than 100% faster"),
     ],
 )
@@ -270,8 +321,7 @@ def trees(draw):
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(trace=trees(), target=st.sampled_from(NAMES), cut=st.integers(0, 250),
-       percent=st.booleans())
+@given(trace=trees(), target=st.sampled_from(NAMES), cut=st.integers(0, 250), percent=st.booleans())
 def test_saving_is_between_zero_and_the_cut_critical_time(trace, target, cut, percent):
     spec = f"{target}=-{min(cut, 100)}%" if percent else f"{target}=-{cut}ms"
     what = parse_what_if(spec)
@@ -285,5 +335,5 @@ def test_saving_is_between_zero_and_the_cut_critical_time(trace, target, cut, pe
         assert sections == []
         return
     assert sections[0].start_ns == BASE
-    assert all(a.end_ns == b.start_ns for a, b in zip(sections, sections[1:]))
+    assert all(a.end_ns == b.start_ns for a, b in itertools.pairwise(sections))
     assert sections[-1].end_ns - BASE == duration
