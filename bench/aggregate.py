@@ -7,7 +7,7 @@ a service call tree over 5 services, half of the calls CLIENT → SERVER pairs) 
 once; then, each in a fresh subprocess and ``--runs`` times:
 
 * parse: ``orjson.loads`` of every line, streamed (the baseline: JSON parsing alone);
-* aggregate: ``obskit.ingest.read_traces(path, window=2000)`` (streaming, bounded memory)
+* aggregate: ``obskit.ingest.read_traces(path, window=500)`` (streaming, bounded memory)
   → ``sample_trace`` → ``Aggregator`` → the report; what ``obskit analyze --service S --file
   F`` does minus rendering.
 
@@ -97,10 +97,11 @@ def measure(mode: str, path: str) -> None:
     else:
         from obskit.aggregate.run import consume, new_aggregator
         from obskit.aggregate.sample import Endpoint
+        from obskit.aggregate.search import LINE_WINDOW
         from obskit.ingest import read_traces
 
         aggregator = new_aggregator(Endpoint("frontend"))
-        consume(aggregator, read_traces(Path(path), window=2000))
+        consume(aggregator, read_traces(Path(path), window=LINE_WINDOW))
         report = aggregator.report()
         count = report.traces
     elapsed = time.perf_counter() - started

@@ -18,10 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
-import signal
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,49 +26,10 @@ from pathlib import Path
 
 import requests
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.serve.conftest import start_serve
+
 BATCH = 512
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def start_serve(data_dir: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, str]:
-    otlp, query = free_port(), free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "obskit",
-            "serve",
-            "--otlp-port",
-            str(otlp),
-            "--query-port",
-            str(query),
-            "--data-dir",
-            str(data_dir),
-            *extra,
-        ],
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(f"http://127.0.0.1:{query}/health", timeout=1)
-            break
-        except requests.RequestException:
-            time.sleep(0.05)
-    return proc, f"http://127.0.0.1:{otlp}", f"http://127.0.0.1:{query}"
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def make_batch(service: str) -> list:
@@ -187,7 +145,6 @@ def timed(url: str, params: dict | None = None, runs: int = 7) -> float:
 def load_million(data_dir: Path, total: int) -> None:
     """Fill the store directly (the HTTP path was measured above): `total` spans in traces of
     20 spans over 12 services and the last 24 hours."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from obskit.model import Reference, RefType, Span, SpanKind
     from obskit.serve.store import SpanStore
 
@@ -233,7 +190,8 @@ def main() -> None:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
-        proc, otlp, query = start_serve(Path(tmp) / "rated")
+        serve = start_serve(Path(tmp) / "rated")
+        otlp, query = serve.otlp, serve.query
         try:
             rated = run_load(otlp, query, args.processes, args.rate, args.seconds)
             print(
@@ -250,10 +208,11 @@ def main() -> None:
                 f"p99 {flat['p99_ms']:.1f} ms; lost {flat['lost']}; shed {flat['shed_requests']}"
             )
         finally:
-            stop(proc)
+            serve.stop()
 
         # Overload: a small queue so the server must shed; the SDK retries 503s with backoff.
-        proc, otlp, query = start_serve(Path(tmp) / "overload", "--max-pending-spans", "2048")
+        serve = start_serve(Path(tmp) / "overload", "--max-pending-spans", "2048")
+        otlp, query = serve.otlp, serve.query
         try:
             over = run_load(otlp, query, args.processes * 2, 0, args.seconds)
             print(
@@ -262,13 +221,13 @@ def main() -> None:
                 f"stored {over['stored']}, lost {over['lost']}, failed exports {over['failed']}"
             )
         finally:
-            stop(proc)
+            serve.stop()
 
         # A 10,000-span trace.
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
         from tests.serve.payloads import export_request
 
-        proc, otlp, query = start_serve(Path(tmp) / "big")
+        serve = start_serve(Path(tmp) / "big")
+        otlp, query = serve.otlp, serve.query
         try:
             body, trace_id = export_request(spans=10_000)
             requests.post(
@@ -284,14 +243,15 @@ def main() -> None:
                 f"GET /health {1000 * base:.2f} ms"
             )
         finally:
-            stop(proc)
+            serve.stop()
 
         # Search over 1M stored spans.
         data = Path(tmp) / "million"
         t0 = time.perf_counter()
         load_million(data, args.search_spans)
         load_s = time.perf_counter() - t0
-        proc, otlp, query = start_serve(data, "--retention", "0", "--max-size", "0")
+        serve = start_serve(data, "--retention", "0", "--max-size", "0")
+        otlp, query = serve.otlp, serve.query
         try:
             now_us = time.time_ns() // 1000
             searches = {
@@ -323,7 +283,7 @@ def main() -> None:
                     f"  {name}: median {1000 * timed(f'{query}/api/traces', params, runs=5):.0f} ms (target 500 ms)"
                 )
         finally:
-            stop(proc)
+            serve.stop()
 
 
 if __name__ == "__main__":

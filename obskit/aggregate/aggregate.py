@@ -110,7 +110,7 @@ class Aggregator:
         self.durations = array("q")
         self.hops: dict[HopKey, _Series] = {}
         self.operations: dict[OpKey, _Series] = {}
-        self.paths: dict[tuple[OpKey, ...], _Series] = {}
+        self.paths: dict[tuple[OpKey, ...], list[int]] = {}  # [total ns, traces critical in]
         self.services: Counter[str] = Counter()
         self.span_counts: Counter[str] = Counter()
         self.edges: dict[HopKey, list] = {}  # [calls, errors, cp, array of durations]
@@ -128,11 +128,7 @@ class Aggregator:
         self.trace_ids.append(sample.trace_id)
         self.durations.append(sample.duration_ns)
         table: dict
-        for table, values in (
-            (self.hops, sample.hops),
-            (self.operations, sample.operations),
-            (self.paths, sample.paths),
-        ):
+        for table, values in ((self.hops, sample.hops), (self.operations, sample.operations)):
             for key, ns in values.items():
                 series = table.get(key)
                 if series is None:
@@ -143,6 +139,15 @@ class Aggregator:
                 if ns:
                     series.total += ns
                     series.critical_in += 1
+        # call paths need no percentiles: a total and a count each, however many traces
+        paths = self.paths
+        for key, ns in sample.paths.items():
+            entry = paths.get(key)
+            if entry is None:
+                paths[key] = [ns, 1]
+            else:
+                entry[0] += ns
+                entry[1] += 1
         self.services.update(sample.services)
         self.span_counts.update(sample.span_counts)
         for key, (calls, errors, cp, *durations) in sample.edges.items():
@@ -195,11 +200,10 @@ class Aggregator:
         )
         what_if, unmatched = self._what_ifs(duration)
         top_paths = heapq.nlargest(
-            PATH_LIMIT, self.paths.items(), key=lambda item: (item[1].total, item[0])
+            PATH_LIMIT, self.paths.items(), key=lambda item: (item[1][0], item[0])
         )
         paths = tuple(
-            PathStat(_frames(keys), s.total, _share(s.total, total), s.critical_in)
-            for keys, s in top_paths
+            PathStat(_frames(keys), ns, _share(ns, total), count) for keys, (ns, count) in top_paths
         )
         return AggregateReport(
             endpoint=self.endpoint.to_dict(),
@@ -215,7 +219,7 @@ class Aggregator:
             slow_factor=self.slow_factor,
             graph=self._graph(total),
             heat_map=self._heat_map(operations),
-            folded={_frames(keys): s.total for keys, s in self.paths.items() if s.total},
+            folded={_frames(keys): ns for keys, (ns, _) in self.paths.items() if ns},
             what_if=tuple(what_if),
         )
 

@@ -14,7 +14,13 @@ from obskit.aggregate.aggregate import DEFAULT_SLOW_FACTOR, DEFAULT_THRESHOLD, A
 from obskit.aggregate.fetch import DEFAULT_CONCURRENCY, Failure, Progress, fetch_traces
 from obskit.aggregate.report import AggregateReport
 from obskit.aggregate.sample import Endpoint, NoEndpoint, sample_trace
-from obskit.aggregate.search import Query, read_files, search_jaeger, search_tempo
+from obskit.aggregate.search import (
+    LINE_WINDOW,
+    Query,
+    read_files,
+    search_jaeger,
+    search_tempo,
+)
 from obskit.aggregate.whatif import WhatIf
 from obskit.analysis.pause import gc_paused
 from obskit.errors import InputError
@@ -132,7 +138,7 @@ def collect(
 
             from obskit.ingest import read_traces
 
-            traces: Iterable[Trace] = read_traces(sys.stdin.buffer, window=2000)
+            traces: Iterable[Trace] = read_traces(sys.stdin.buffer, window=LINE_WINDOW)
         else:
             traces = read_files(path)
         consume(

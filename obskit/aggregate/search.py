@@ -38,7 +38,7 @@ from obskit.sources.http import HttpAnswer, HttpClient
 ROUTE_MISSING = (404, 405, 501)
 # JSON Lines: a trace is complete once this many lines passed without one of its spans
 # (the Collector flushes one trace's batches within seconds; see obskit.ingest.read_traces).
-LINE_WINDOW = 2000
+LINE_WINDOW = 500
 FILE_SUFFIXES = (".json", ".jsonl", ".ndjson", ".pb", ".bin", ".proto")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from obskit.cli._aggregate import AGGREGATE_GRAPH_FORMATS, aggregate_mode
+from obskit.cli._aggregate import aggregate_mode
 from obskit.cli._errors import reports_errors
 from obskit.cli._options import (
     SourceOptions,
@@ -20,7 +20,7 @@ from obskit.render import GRAPH_FORMATS
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @source_options
-@output_options(GRAPH_FORMATS | AGGREGATE_GRAPH_FORMATS)
+@output_options(GRAPH_FORMATS)
 @aggregate_mode("graph")
 @reports_errors
 def graph(source: SourceOptions, fmt: str | None, output: str | None) -> None:

@@ -175,3 +175,11 @@ def test_bad_usage_is_one_line_and_exit_2(args, message, tmp_path):
     done = obskit("analyze", *args, cwd=tmp_path)
     assert done.returncode == 2
     assert done.stderr.strip() == message
+
+
+def test_graph_service_html_by_output_extension(backend: ServeProcess, tmp_path):
+    page = tmp_path / "graph.html"
+    done = obskit("graph", "--service", "checkout", "--jaeger", backend.query, "-o", str(page))
+    assert done.returncode == 0, done.stderr
+    html = page.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "checkout → gateway" in html
