@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from obskit.errors import InputError
-from obskit.model import Span, Trace, TraceWarning
+from obskit.model import Reference, RefType, Span, Trace, TraceWarning
 
 # Positional order of make_span's arguments: the dataclass field order.
 SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(Span))
@@ -22,24 +22,42 @@ SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(Span))
 JAEGER_ES_MAX_DOC_COUNT = 10_000
 
 
-def _build_fast_constructor() -> Callable[..., Span]:
-    """``Span(...)`` costs ~3 µs: a frozen dataclass sets each of its 15 fields through
-    ``object.__setattr__``. Setting the slots through their descriptors builds the identical
-    object in a third of the time, which matters at a million spans. Falls back to the real
-    constructor if the model ever grows validation (``__post_init__``)."""
-    if hasattr(Span, "__post_init__") or not hasattr(Span, "__slots__"):
-        return Span
-    args = ", ".join(SPAN_FIELDS)
-    body = "".join(f"    _set_{name}(span, {name})\n" for name in SPAN_FIELDS)
-    source = f"def make_span({args}):\n    span = _new(_Span)\n{body}    return span\n"
-    namespace: dict[str, Any] = {"_new": object.__new__, "_Span": Span}
-    for name in SPAN_FIELDS:
-        namespace[f"_set_{name}"] = getattr(Span, name).__set__
+def _build_fast_constructor(cls: type, fields: tuple[str, ...]) -> Callable[..., Any]:
+    """A positional constructor for a frozen slots dataclass. ``Span(...)`` costs ~3 µs: a
+    frozen dataclass sets each of its 15 fields through ``object.__setattr__``. Setting the
+    slots through their descriptors builds the identical object in a third of the time, which
+    matters at a million spans. Falls back to the real constructor if the model ever grows
+    validation (``__post_init__``)."""
+    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
+        return cls
+    args = ", ".join(fields)
+    body = "".join(f"    _set_{name}(obj, {name})\n" for name in fields)
+    source = f"def make({args}):\n    obj = _new(_cls)\n{body}    return obj\n"
+    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
+    for name in fields:
+        namespace[f"_set_{name}"] = getattr(cls, name).__set__
     exec(source, namespace)  # generated from the dataclass fields above, no outside input
-    return namespace["make_span"]  # type: ignore[no-any-return]
+    return namespace["make"]  # type: ignore[no-any-return]
 
 
-make_span: Callable[..., Span] = _build_fast_constructor()
+make_span: Callable[..., Span] = _build_fast_constructor(Span, SPAN_FIELDS)
+make_reference: Callable[[RefType, str, str], Reference] = _build_fast_constructor(
+    Reference, tuple(f.name for f in dataclasses.fields(Reference))
+)
+
+_set_service = Span.service.__set__  # type: ignore[attr-defined]
+_set_resource = Span.resource.__set__  # type: ignore[attr-defined]
+_set_scope = Span.scope.__set__  # type: ignore[attr-defined]
+
+
+def set_context(spans: list[Span], service: str, resource: Any, scope: str) -> None:
+    """Finish spans built before their resource and scope were known (the sliced OTLP reader
+    converts a document's spans before it has parsed the objects around them). Only for spans
+    just built with :func:`make_span` that nobody else has seen yet."""
+    for span in spans:
+        _set_service(span, service)
+        _set_resource(span, resource)
+        _set_scope(span, scope)
 
 
 class TraceSet:
@@ -64,9 +82,31 @@ class TraceSet:
             bucket = self.spans[tid] = []
         bucket.append(span)
 
-    def add_many(self, spans: list[Span]) -> None:
-        for span in spans:
-            self.add(span)
+    def add_many(self, spans: list[Span]) -> dict[str, None]:
+        """Add spans (usually all of one trace); returns their trace ids, in order."""
+        tids = dict.fromkeys([span.trace_id for span in spans])
+        if len(tids) != 1:
+            for span in spans:
+                self.add(span)
+            return tids
+        tid = next(iter(tids))
+        bucket = self.spans.get(tid)
+        if bucket is None:
+            self.seen[tid] = None
+            if self.only is not None and tid != self.only:
+                return tids
+            bucket = self.spans[tid] = []
+        bucket.extend(spans)
+        return tids
+
+    def absorb(self, other: TraceSet) -> None:
+        """Take over everything ``other`` collected (a reader's trial run into a scratch set)."""
+        for tid in other.seen:
+            self.seen[tid] = None
+        for tid, spans in other.spans.items():
+            self.spans.setdefault(tid, []).extend(spans)
+        for tid, warnings in other.warnings.items():
+            self.warnings.setdefault(tid, []).extend(warnings)
 
     def warn(self, trace_id: str, warning: TraceWarning) -> None:
         if self.only is not None and trace_id != self.only:
@@ -108,6 +148,11 @@ class TouchedTraceSet(TraceSet):
     def add(self, span: Span) -> None:
         super().add(span)
         self.touched[span.trace_id] = None
+
+    def add_many(self, spans: list[Span]) -> dict[str, None]:
+        tids = super().add_many(spans)
+        self.touched.update(tids)
+        return tids
 
 
 def build_trace(trace_id: str, spans: list[Span], warnings: list[TraceWarning]) -> Trace:

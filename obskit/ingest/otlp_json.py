@@ -17,10 +17,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.ingest.assemble import TraceSet, make_span
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from obskit.ingest.assemble import TraceSet, make_reference, make_span, set_context
 from obskit.ingest.values import (
+    HEX16,
     REF_TYPES,
+    ZERO16,
     Bad,
+    any_value,
     expect_dict,
     expect_list,
     expect_str,
@@ -33,10 +39,23 @@ from obskit.ingest.values import (
     show,
     span_id,
     to_int,
+    to_signed_int,
     trace_id,
 )
-from obskit.model import Event, Link, Reference, RefType, StatusCode, TraceWarning
+from obskit.model import (
+    Event,
+    Link,
+    Reference,
+    RefType,
+    Span,
+    SpanKind,
+    StatusCode,
+    TraceWarning,
+)
 from obskit.model.span import EMPTY
+
+if TYPE_CHECKING:
+    from obskit.ingest.otlp_slices import Hollowed
 
 JAEGER_WARNINGS = "@jaeger@warnings"
 # Attributes Jaeger adds for itself; they are not the application's.
@@ -64,13 +83,13 @@ def resource_spans_of(doc: Any, fmt: str) -> tuple[list[Any], str]:
     return expect_list(doc.get(key), key), key
 
 
-def read_document(doc: Any, fmt: str, out: TraceSet) -> None:
+def read_document(doc: Any, fmt: str, out: TraceSet, hollowed: Hollowed | None = None) -> None:
     """Convert one OTLP-shaped document (any of the formats above) into ``out``."""
     try:
         resource_spans, where = resource_spans_of(doc, fmt)
     except Bad as err:
         raise err.under("") from None
-    touched = read_resource_spans(resource_spans, where, out)
+    touched = read_resource_spans(resource_spans, where, out, hollowed)
     if fmt == "tempo-v2" and isinstance(doc, dict) and doc.get("status") == "PARTIAL":
         message = doc.get("message")
         reason = f": {message}" if isinstance(message, str) and message else ""
@@ -78,10 +97,15 @@ def read_document(doc: Any, fmt: str, out: TraceSet) -> None:
             out.warn(tid, TraceWarning("truncated", f"Tempo returned a partial trace{reason}"))
 
 
-def read_resource_spans(resource_spans: list[Any], where: str, out: TraceSet) -> list[str]:
-    """Convert a ``resourceSpans`` list; returns the trace ids it touched, in order."""
+def read_resource_spans(
+    resource_spans: list[Any], where: str, out: TraceSet, hollowed: Hollowed | None = None
+) -> list[str]:
+    """Convert a ``resourceSpans`` list; returns the trace ids it touched, in order.
+
+    With ``hollowed`` (see :mod:`obskit.ingest.otlp_slices`) the ``spans`` lists hold markers
+    for spans that were converted already; they get their resource and scope here."""
     touched: dict[str, None] = {}
-    jaeger_warnings: list[tuple[str, str, str]] = []
+    convert = SpanConverter() if hollowed is None else hollowed.converter
     for r, rs in enumerate(resource_spans):
         rpath = f"{where}[{r}]"
         try:
@@ -113,82 +137,195 @@ def read_resource_spans(resource_spans: list[Any], where: str, out: TraceSet) ->
                 spans = expect_list(ss.get("spans"), "spans")
             except Bad as err:
                 raise err.under(spath) from None
-            for k, sp in enumerate(spans):
+            if hollowed is not None:
+                converted = hollowed.take(spans)
+                set_context(converted, service, res, scope)
+            else:
                 try:
-                    span = _span(sp, service, res, scope, jaeger_warnings)
+                    converted = convert.spans(spans, service, res, scope)
                 except Bad as err:
-                    raise err.under(f"{spath}.spans[{k}]") from None
-                out.add(span)
-                touched[span.trace_id] = None
-    _add_jaeger_warnings(jaeger_warnings, out)
+                    raise err.under(spath) from None
+            touched.update(out.add_many(converted))
+    if hollowed is not None:
+        hollowed.check_all_taken()
+    _add_jaeger_warnings(convert.jaeger_warnings, out)
     return list(touched)
 
 
-def _span(
-    sp: Any,
-    service: str,
-    resource: Any,
-    scope: str,
-    jaeger_warnings: list[tuple[str, str, str]],
-) -> Any:
-    if type(sp) is not dict:
-        raise Bad("", f"expected a span object, got {show(sp)}")
-    get = sp.get
-    tid = trace_id(get("traceId"), "traceId")
-    sid = span_id(get("spanId"), "spanId")
-    start = get("startTimeUnixNano")
-    start = 0 if start is None else to_int(start, "startTimeUnixNano")
-    end = get("endTimeUnixNano")
-    end = 0 if end is None else to_int(end, "endTimeUnixNano")
-    if end < start:
-        raise Bad("endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
-    name = get("name")
-    if type(name) is not str:
-        name = expect_str(name, "name")
-    kind = otlp_kind(get("kind"))
-    status = get("status")
-    code = _UNSET
-    message = ""
-    if status:
-        if type(status) is not dict:
-            raise Bad("status", f"expected an object, got {show(status)}")
-        code = otlp_status(status.get("code"))
-        message = expect_str(status.get("message"), "status.message")
-    parent = parent_id(get("parentSpanId"))
-    refs: tuple[Reference, ...] = (Reference(_CHILD_OF, tid, parent),) if parent else ()
-    raw_attrs = get("attributes")
-    attrs = key_values(raw_attrs, "attributes") if raw_attrs else EMPTY
-    if attrs and ("@jaeger@warnings" in attrs or "@jaeger@format" in attrs):
-        attrs = dict(attrs)
-        for text in _strings(attrs.get(JAEGER_WARNINGS)):
-            jaeger_warnings.append((tid, sid, text))
-        for key in _JAEGER_PRIVATE:
-            attrs.pop(key, None)
-    raw_events = get("events")
-    events = _events(raw_events) if raw_events else ()
-    raw_links = get("links")
-    links: tuple[Link, ...] = ()
-    if raw_links:
-        links, extra_refs = _links(raw_links)
-        if extra_refs:
-            refs = refs + extra_refs
-    return make_span(
-        tid,
-        sid,
-        name,
-        service,
-        start,
-        end,
-        kind,
-        code,
-        message,
-        refs,
-        freeze(attrs) if attrs else EMPTY,
-        resource,
-        events,
-        links,
-        scope,
-    )
+_KINDS = tuple(SpanKind)  # OTLP kind number -> SpanKind
+assert all(int(kind) == number for number, kind in enumerate(_KINDS))
+# Caches share repeated strings (names, attribute keys and values) and integers between
+# spans: a 1M-span trace holds a few hundred distinct names but would otherwise hold a
+# million copies of each. Values unique per span (paths, ids) fill a key's cache to its cap,
+# after which that key stops caching.
+_NAME_CACHE = 65_536
+_KEY_CACHE = 4_096
+_VALUE_CACHE = 1_024
+
+
+class SpanConverter:
+    """Converts OTLP/JSON span objects into :class:`~obskit.model.Span`, for one document.
+
+    The common case (spec encoding: hex ids, integer enums, decimal-string times, string and
+    integer attributes) is handled inline; anything else goes through the careful helpers of
+    :mod:`obskit.ingest.values`, which also raise the messages. Both give identical spans.
+    Jaeger's own warnings found in attributes collect in ``jaeger_warnings``.
+    """
+
+    __slots__ = ("_ints", "_keys", "_names", "_trace_ids", "jaeger_warnings")
+
+    def __init__(self) -> None:
+        self.jaeger_warnings: list[tuple[str, str, str]] = []
+        self._trace_ids: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+        self._keys: dict[str, tuple[str, dict[str, str]]] = {}
+        self._ints: dict[str, int] = {}
+
+    def spans(self, items: list[Any], service: str, resource: Any, scope: str) -> list[Span]:
+        """Convert a ``spans`` list; a problem raises :class:`Bad` under ``spans[k]``."""
+        converted: list[Span] = []
+        append = converted.append
+        trace_ids, names, attributes = self._trace_ids, self._names, self._attributes
+        hex16, kinds, new_span, new_ref = HEX16, _KINDS, make_span, make_reference
+        for k, sp in enumerate(items):
+            try:
+                if type(sp) is not dict:
+                    raise Bad("", f"expected a span object, got {show(sp)}")
+                get = sp.get
+                raw_tid = get("traceId")
+                tid = trace_ids.get(raw_tid) if type(raw_tid) is str else None
+                if tid is None:
+                    tid = self._trace_id(raw_tid)
+                sid = get("spanId")
+                if type(sid) is not str or not hex16(sid) or sid == ZERO16:
+                    sid = span_id(sid, "spanId")
+                start = get("startTimeUnixNano")
+                if type(start) is str and start.isdigit() and start.isascii():
+                    start = int(start)
+                else:
+                    start = 0 if start is None else to_int(start, "startTimeUnixNano")
+                end = get("endTimeUnixNano")
+                if type(end) is str and end.isdigit() and end.isascii():
+                    end = int(end)
+                else:
+                    end = 0 if end is None else to_int(end, "endTimeUnixNano")
+                if end < start:
+                    raise Bad("endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
+                name = get("name")
+                if type(name) is not str:
+                    name = expect_str(name, "name")
+                name = names.get(name) or self._name(name)
+                kind = get("kind")
+                kind = kinds[kind] if type(kind) is int and 0 <= kind <= 5 else otlp_kind(kind)
+                status = get("status")
+                code = _UNSET
+                message = ""
+                if status:
+                    if type(status) is not dict:
+                        raise Bad("status", f"expected an object, got {show(status)}")
+                    code = otlp_status(status.get("code"))
+                    message = expect_str(status.get("message"), "status.message")
+                parent = get("parentSpanId")
+                if parent is None or parent == "":
+                    refs: tuple[Reference, ...] = ()
+                else:
+                    if type(parent) is not str or not hex16(parent):
+                        parent = parent_id(parent) or ZERO16
+                    refs = () if parent == ZERO16 else (new_ref(_CHILD_OF, tid, parent),)
+                raw_attrs = get("attributes")
+                attrs = attributes(raw_attrs) if raw_attrs else EMPTY
+                if attrs and ("@jaeger@warnings" in attrs or "@jaeger@format" in attrs):
+                    attrs = dict(attrs)
+                    for text in _strings(attrs.get(JAEGER_WARNINGS)):
+                        self.jaeger_warnings.append((tid, sid, text))
+                    for key in _JAEGER_PRIVATE:
+                        attrs.pop(key, None)
+                raw_events = get("events")
+                events = _events(raw_events) if raw_events else ()
+                raw_links = get("links")
+                links: tuple[Link, ...] = ()
+                if raw_links:
+                    links, extra_refs = _links(raw_links)
+                    if extra_refs:
+                        refs = refs + extra_refs
+            except Bad as err:
+                raise err.under(f"spans[{k}]") from None
+            append(
+                new_span(
+                    tid,
+                    sid,
+                    name,
+                    service,
+                    start,
+                    end,
+                    kind,
+                    code,
+                    message,
+                    refs,
+                    MappingProxyType(attrs) if attrs else EMPTY,
+                    resource,
+                    events,
+                    links,
+                    scope,
+                )
+            )
+        return converted
+
+    def _trace_id(self, raw: Any) -> str:
+        tid = trace_id(raw, "traceId")
+        if type(raw) is str and len(self._trace_ids) < _NAME_CACHE:
+            self._trace_ids[raw] = tid
+        return tid
+
+    def _name(self, name: str) -> str:
+        if len(self._names) < _NAME_CACHE:
+            self._names[name] = name
+        return name
+
+    def _attributes(self, items: Any) -> dict[str, Any]:
+        """``key_values(items, "attributes")``, sharing repeated keys and values."""
+        if type(items) is not list:
+            return key_values(items, "attributes")
+        out: dict[str, Any] = {}
+        keys, ints = self._keys, self._ints
+        for i, item in enumerate(items):
+            if type(item) is not dict:
+                return key_values(items, "attributes")  # raises the message
+            key = item.get("key")
+            if type(key) is not str:
+                return key_values(items, "attributes")  # raises the message
+            entry = keys.get(key)
+            if entry is None:
+                entry = self._key(key)
+            key, cache = entry
+            raw = item.get("value")
+            if type(raw) is dict and len(raw) == 1:
+                value = raw.get("stringValue")
+                if type(value) is str:
+                    shared = cache.get(value)
+                    if shared is None:
+                        shared = value
+                        if len(cache) < _VALUE_CACHE:
+                            cache[value] = value
+                    out[key] = shared
+                    continue
+                value = raw.get("intValue")
+                if type(value) is str:
+                    number = ints.get(value)
+                    if number is None:
+                        number = to_signed_int(value, f"attributes[{i}].value.intValue")
+                        if len(ints) < _VALUE_CACHE:
+                            ints[value] = number
+                    out[key] = number
+                    continue
+            out[key] = None if raw is None else any_value(raw, f"attributes[{i}].value")
+        return out
+
+    def _key(self, key: str) -> tuple[str, dict[str, str]]:
+        entry: tuple[str, dict[str, str]] = (key, {})
+        if len(self._keys) < _KEY_CACHE:
+            self._keys[key] = entry
+        return entry
 
 
 def _strings(value: Any) -> list[str]:

@@ -30,6 +30,9 @@ _HEX16 = re.compile(r"[0-9a-f]{16}").fullmatch
 _ANY_HEX = re.compile(r"[0-9a-fA-F]+").fullmatch
 _ZERO32 = "0" * 32
 _ZERO16 = "0" * 16
+# For readers' fast paths: a span id already in normal form, and the all-zero (absent) id.
+HEX16 = _HEX16
+ZERO16 = _ZERO16
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {10: "\\n", 13: "\\r", 9: "\\t"}

@@ -31,7 +31,7 @@ class ServeConfig:
     max_age_s: float | None = 7 * 24 * 3600
     max_bytes: int | None = 1 << 30
     max_pending_spans: int = 100_000
-    threads: int = 8
+    threads: int = 4
 
 
 def is_loopback(host: str) -> bool:

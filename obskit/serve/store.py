@@ -119,6 +119,7 @@ class SpanStore:
         # OS page cache); only a power loss can take the last transactions.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=10000")
+        conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: the indexes' hot pages stay in memory
         return conn
 
     def _reader(self) -> sqlite3.Connection:
