@@ -21,6 +21,8 @@ _EXPORTS: dict[str, str] = {
     "read_traces": "obskit.ingest",
     "analyze_trace": "obskit.analysis",
     "critical_path": "obskit.analysis",
+    "aggregate_traces": "obskit.aggregate",
+    "AggregateReport": "obskit.aggregate",
     "load_spec": "obskit.stack.spec",
     "generate_stack": "obskit.stack",
 }

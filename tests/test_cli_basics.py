@@ -3,14 +3,34 @@ import sys
 
 from click.testing import CliRunner
 
+import pytest
+
 from obskit import __version__
-from obskit.cli import cli
+from obskit.cli import COMMANDS, cli
+from tests.conftest import REPO
 
 
-def test_help_lists_every_available_command() -> None:
+def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(cli, ["--help"])
     assert result.exit_code == 0
-    assert "Commands:" in result.output
+    listed = result.output.split("Commands:", 1)[1]
+    for name, (_module, _attr, summary) in COMMANDS.items():
+        assert f"{name}  " in listed and summary in listed
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_command_has_help_and_is_documented_in_the_readme(name: str) -> None:
+    result = CliRunner().invoke(cli, [name, "--help"], prog_name="obskit")
+    assert result.exit_code == 0, result.output
+    assert f"obskit {name}" in result.output
+    assert f"`obskit {name}" in (REPO / "README.md").read_text()
+
+
+def test_the_public_api_resolves() -> None:
+    import obskit
+
+    for name in obskit.__all__:
+        assert getattr(obskit, name) is not None
 
 
 def test_version() -> None:

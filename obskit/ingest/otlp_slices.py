@@ -62,7 +62,10 @@ class Hollowed:
         self.arrays: list[list[Span]] = []
         self._nonce = secrets.token_hex(16)  # the input cannot contain a marker by chance
         self._taken = 0
-        self.skeleton: Any = orjson.loads(self._hollow(data))
+        try:
+            self.skeleton: Any = orjson.loads(self._hollow(data))
+        except orjson.JSONDecodeError:
+            raise NotSliceable from None
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from obskit.errors import InputError
+from obskit.ingest.otlp_slices import looks_sliceable
 from obskit.ingest.payload import Payload, load_json
 from obskit.ingest.values import one_line
 
@@ -26,6 +27,8 @@ FORMATS: dict[str, str] = {
 }
 SEARCH_FORMATS = frozenset({"tempo-search", "jaeger-trace-summaries"})
 BINARY_FORMATS = frozenset({"otlp-proto", "otlp-proto-framed"})
+# Formats shaped like OTLP/JSON (``resourceSpans`` of ``scopeSpans`` of ``spans``).
+OTLP_SHAPED_FORMATS = frozenset({"otlp-json", "jaeger-api-v3", "tempo-v1", "tempo-v2"})
 # Formats whose documents may also come one per line.
 LINE_FORMATS = frozenset({"otlp-jsonl", "otlp-json", "jaeger-api-v3"})
 
@@ -110,12 +113,14 @@ class Sniffed:
 
     def __init__(self, fmt: str, mode: str, doc: Any = None, has_doc: bool = False) -> None:
         self.fmt = fmt
-        self.mode = mode  # "doc", "lines" or "binary"
+        self.mode = mode  # "doc", "lines", "binary" or "big" (unparsed, read in slices)
         self.doc = doc
         self.has_doc = has_doc
 
 
-def sniff_payload(payload: Payload) -> Sniffed:
+def sniff_payload(payload: Payload, *, slices: bool = False) -> Sniffed:
+    """How to read ``payload``. With ``slices``, a big OTLP-shaped document is not parsed
+    here: it comes back unparsed in mode ``"big"`` (see :mod:`obskit.ingest.otlp_slices`)."""
     head = payload.head
     stripped = head.lstrip()
     if not stripped:
@@ -124,6 +129,8 @@ def sniff_payload(payload: Payload) -> Sniffed:
         body = data.lstrip()
         if not body:
             raise InputError("the input is empty: no trace data")
+        if slices and looks_sliceable(data):
+            return Sniffed("", "big", data, True)
         if body[:1] in (b"{", b"["):
             try:
                 doc = orjson.loads(data)
@@ -135,15 +142,22 @@ def sniff_payload(payload: Payload) -> Sniffed:
         return Sniffed(sniff_binary(data), "binary", data, True)
     first = stripped[:1]
     if first == b"{":
+        more: bool | None = None
+        if slices and looks_sliceable(head):
+            more = payload.more_lines_follow()
+            if not more:
+                return Sniffed("", "big", head, True)
         try:
             doc = orjson.loads(head)
         except orjson.JSONDecodeError:
             doc = None  # a pretty-printed document: the first line is not a whole object
         else:
-            if payload.more_lines_follow():
+            if payload.more_lines_follow() if more is None else more:
                 return Sniffed(_line_format(doc), "lines", doc, True)
             return Sniffed(sniff_document(doc), "doc", doc, True)
         data = payload.read_all()
+        if slices and looks_sliceable(data):
+            return Sniffed("", "big", data, True)
         doc = load_json(data)
         return Sniffed(sniff_document(doc), "doc", doc, True)
     if first == b"[":
