@@ -1,26 +1,33 @@
 """Benchmark aggregate mode over a JSON Lines file: traces/s and peak RSS, per trace count.
 
     .venv/bin/python bench/aggregate.py [--sizes 1000,10000,100000] [--spans 50] [--runs 3]
+                                        [--workers N]
 
 For each size a JSON Lines file of OTLP traces (one trace per line, ``--spans`` spans each:
 a service call tree over 5 services, half of the calls CLIENT → SERVER pairs) is written
 once; then, each in a fresh subprocess and ``--runs`` times:
 
 * parse: ``orjson.loads`` of every line, streamed (the baseline: JSON parsing alone);
-* aggregate: ``obskit.ingest.read_traces(path, window=500)`` (streaming, bounded memory)
-  → ``sample_trace`` → ``Aggregator`` → the report; what ``obskit analyze --service S --file
-  F`` does minus rendering.
+* 1 worker: ``obskit.ingest.read_traces(path, window=500)`` (streaming, bounded memory)
+  → ``sample_trace`` → ``Aggregator`` → the report, in one process: what ``obskit analyze
+  --service S --file F --workers 1`` does minus rendering (the baseline);
+* N workers: the same with ``--workers N`` (default: the CPU count) -- the parent cuts the
+  file into whole traces, N worker processes read and analyse them
+  (:mod:`obskit.aggregate.pool`).
 
-Printed per size: medians of traces/s for both, their ratio, µs per trace (flat cost per trace
-means the µs column does not grow with the size), and the aggregate process's peak RSS
-(``ru_maxrss``). Target (2-core CI machine): >= 2,000 traces/s of 50 spans, flat per trace,
-peak RSS independent of the file size (streaming).
+Printed per size: medians of traces/s and µs per trace of each (flat cost per trace means the
+µs columns do not grow with the size), the speed-up of N workers over 1 (measured in the same
+run, interleaved), parse/s for scale, and peak RSS (``ru_maxrss``): of the one process, and of
+the parent and the largest worker. The machine's load average is printed too: on a shared
+machine, other work takes cores from the workers. Target (2-core CI machine): >= 2,000
+traces/s of 50 spans, flat per trace, peak RSS independent of the file size (streaming).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -95,19 +102,34 @@ def measure(mode: str, path: str) -> None:
                 orjson.loads(line)
                 count += 1
     else:
-        from obskit.aggregate.run import consume, new_aggregator
+        from obskit.aggregate.run import collect, new_aggregator
         from obskit.aggregate.sample import Endpoint
-        from obskit.aggregate.search import LINE_WINDOW
-        from obskit.ingest import read_traces
+        from obskit.aggregate.search import Query
 
+        class FileSource:
+            backend = "file"
+
+        source = FileSource()
+        source.path = path  # type: ignore[attr-defined]
         aggregator = new_aggregator(Endpoint("frontend"))
-        consume(aggregator, read_traces(Path(path), window=LINE_WINDOW))
+        workers = int(mode.partition(":")[2] or 1)
+        collect(aggregator, source, Query("frontend", None, 0, 0, None), workers=workers)
         report = aggregator.report()
         count = report.traces
     elapsed = time.perf_counter() - started
     gc.collect()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"traces": count, "seconds": elapsed, "rss_mb": rss_kb / 1024}))
+    child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    print(
+        json.dumps(
+            {
+                "traces": count,
+                "seconds": elapsed,
+                "rss_mb": rss_kb / 1024,
+                "child_rss_mb": child_kb / 1024,
+            }
+        )
+    )
 
 
 def run_child(mode: str, path: Path) -> dict:
@@ -125,39 +147,54 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--spans", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         measure(*args.measure)
         return
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"aggregate over JSON Lines, {args.spans} spans per trace, medians of {args.runs} runs")
+    n = args.workers
     print(
-        f"{'traces':>8} {'file MB':>8} {'parse/s':>9} {'obskit/s':>9} {'ratio':>6} "
-        f"{'µs/trace':>9} {'peak RSS MB':>12} {'parse RSS MB':>13}"
+        f"aggregate over JSON Lines, {args.spans} spans per trace, medians of {args.runs} runs, "
+        f"{os.cpu_count()} CPUs, load average before: {_load()}"
+    )
+    print(
+        f"{'traces':>8} {'file MB':>8} {'parse/s':>8} {'1 wk/s':>7} {'µs/tr':>6} "
+        f"{f'{n} wk/s':>7} {'µs/tr':>6} {'speed-up':>8} {'RSS MB 1 wk':>11} "
+        f"{f'RSS MB {n} wk (parent, worker)':>29}"
     )
     with tempfile.TemporaryDirectory(prefix="obskit-bench-agg-") as tmp:
         for size in sizes:
             path = Path(tmp) / f"traces-{size}.jsonl"
             megabytes = write_corpus(path, size, args.spans) / 2**20
-            parse, agg = [], []
-            for _ in range(args.runs):  # interleaved, so load changes hit both alike
+            parse, one, many = [], [], []
+            for _ in range(args.runs):  # interleaved, so load changes hit all alike
                 parse.append(run_child("parse", path))
-                agg.append(run_child("aggregate", path))
-            assert all(a["traces"] == size for a in agg), agg
+                one.append(run_child("aggregate", path))
+                many.append(run_child(f"aggregate:{n}", path))
+            assert all(a["traces"] == size for a in one + many), (one, many)
             parse_rate = statistics.median(size / p["seconds"] for p in parse)
-            agg_rate = statistics.median(size / a["seconds"] for a in agg)
+            one_rate = statistics.median(size / a["seconds"] for a in one)
+            many_rate = statistics.median(size / a["seconds"] for a in many)
             print(
-                f"{size:>8} {megabytes:>8.1f} {parse_rate:>9.0f} {agg_rate:>9.0f} "
-                f"{parse_rate / agg_rate:>6.2f} {1e6 / agg_rate:>9.0f} "
-                f"{statistics.median(a['rss_mb'] for a in agg):>12.0f} "
-                f"{statistics.median(p['rss_mb'] for p in parse):>13.0f}"
+                f"{size:>8} {megabytes:>8.1f} {parse_rate:>8.0f} {one_rate:>7.0f} "
+                f"{1e6 / one_rate:>6.0f} {many_rate:>7.0f} {1e6 / many_rate:>6.0f} "
+                f"{many_rate / one_rate:>7.2f}× "
+                f"{statistics.median(a['rss_mb'] for a in one):>11.0f} "
+                f"{statistics.median(a['rss_mb'] for a in many):>22.0f}, "
+                f"{statistics.median(a['child_rss_mb'] for a in many):>4.0f}"
             )
             path.unlink()
+    print(f"load average after: {_load()}")
     print(
         "target: >= 2000 traces/s of 50 spans on the 2-core CI machine; µs/trace and peak "
         "RSS flat across sizes"
     )
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

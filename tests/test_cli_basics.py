@@ -1,9 +1,8 @@
 import subprocess
 import sys
 
-from click.testing import CliRunner
-
 import pytest
+from click.testing import CliRunner
 
 from obskit import __version__
 from obskit.cli import COMMANDS, cli

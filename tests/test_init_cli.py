@@ -299,7 +299,9 @@ def test_the_starter_examples_are_valid_when_uncommented(workdir: Path) -> None:
     lines = []
     for line in text.splitlines():
         body = line[2:] if line.startswith("# ") else None
-        if body is not None and (body.startswith(("external:", "alerting:", " ", "- ")) or body == ""):
+        if body is not None and (
+            body.startswith(("external:", "alerting:", " ", "- ")) or body == ""
+        ):
             lines.append(body)
         else:
             lines.append(line)

@@ -172,6 +172,62 @@ class Aggregator:
                 counts[2] += cut
                 counts[3] += bound
 
+    def merge(self, other: Aggregator) -> None:
+        """Fold in ``other``, an aggregator of the traces that come right after this one's
+        (a worker's batch, :mod:`obskit.aggregate.pool`): the result is the one
+        :meth:`add` would have given for the same traces in the same order, key order
+        included. ``other`` is used up: its arrays and lists move over."""
+        offset = len(self.trace_ids)
+        self.trace_ids += other.trace_ids
+        self.durations += other.durations
+        shift = offset.__add__
+        table: dict
+        for table, theirs in ((self.hops, other.hops), (self.operations, other.operations)):
+            get = table.get
+            for key, series in theirs.items():
+                mine = get(key)
+                if mine is None:
+                    if offset:
+                        series.at = array("l", map(shift, series.at))
+                    table[key] = series
+                    continue
+                mine.at += array("l", map(shift, series.at)) if offset else series.at
+                mine.ns += series.ns
+                mine.total += series.total
+                mine.critical_in += series.critical_in
+        paths = self.paths
+        get_path = paths.get
+        for key, value in other.paths.items():  # call paths: hashing them is the cost here
+            entry = get_path(key)
+            if entry is None:
+                paths[key] = value
+            else:
+                entry[0] += value[0]
+                entry[1] += value[1]
+        self.services.update(other.services)
+        self.span_counts.update(other.span_counts)
+        edges = self.edges
+        for key, theirs_edge in other.edges.items():
+            edge = edges.get(key)
+            if edge is None:
+                edges[key] = theirs_edge
+                continue
+            edge[0] += theirs_edge[0]
+            edge[1] += theirs_edge[1]
+            edge[2] += theirs_edge[2]
+            edge[3] += theirs_edge[3]
+        for code, count in other.warning_counts.items():
+            self.warning_counts[code] += count
+            ids = self.warning_traces.setdefault(code, [])
+            ids += other.warning_traces[code][: WARNING_IDS - len(ids)]
+        for mine_projected, theirs_projected in zip(self.projected, other.projected, strict=True):
+            mine_projected += theirs_projected
+        for counts, theirs_counts in zip(self.what_if_counts, other.what_if_counts, strict=True):
+            for k, value in enumerate(theirs_counts):
+                counts[k] += value
+        self.problems += other.problems
+        self.found += other.found
+
     def add_all(self, samples: Iterable[TraceSample]) -> None:
         for sample in samples:
             self.add(sample)

@@ -13,17 +13,17 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from obskit.aggregate.aggregate import DEFAULT_SLOW_FACTOR, DEFAULT_THRESHOLD, Aggregator
 from obskit.aggregate.fetch import DEFAULT_CONCURRENCY, Failure, Progress, fetch_traces
 from obskit.aggregate.report import AggregateReport
-from obskit.aggregate.sample import Endpoint, NoEndpoint, sample_trace
+from obskit.aggregate.sample import Endpoint, take
 from obskit.aggregate.search import (
     LINE_WINDOW,
     Query,
     read_files,
     search_jaeger,
     search_tempo,
+    trace_files,
 )
 from obskit.aggregate.whatif import WhatIf
 from obskit.analysis.pause import gc_paused
-from obskit.errors import InputError
 from obskit.model import Trace
 from obskit.sources import TraceSource
 
@@ -55,22 +55,21 @@ def consume(
     with gc_paused():  # no cycles are made; the collector would only rescan the aggregate
         for trace in traces:
             aggregator.found += 1
-            try:
-                sample = sample_trace(
-                    trace, endpoint, external_names=external_names, what_ifs=what_ifs
-                )
-            except NoEndpoint:
-                missing.append(trace.trace_id)
-                continue
-            except InputError:  # a trace with no spans at all
-                missing.append(trace.trace_id)
-                continue
-            if window is not None and not window[0] <= sample.start_ns < window[1]:
+            outcome = take(trace, endpoint, external_names, what_ifs, window)
+            if outcome is None:
                 outside += 1
-                continue
-            aggregator.add(sample)
-            if limit is not None and len(aggregator.trace_ids) >= limit:
-                break
+            elif isinstance(outcome, str):
+                missing.append(outcome)
+            else:
+                aggregator.add(outcome)
+                if limit is not None and len(aggregator.trace_ids) >= limit:
+                    break
+    report_skipped(aggregator, missing, outside)
+
+
+def report_skipped(aggregator: Aggregator, missing: Sequence[str], outside: int) -> None:
+    """The warnings about traces that were read and not counted."""
+    endpoint = aggregator.endpoint
     if missing:
         what = endpoint.service or "a root"
         if endpoint.operation:
@@ -128,11 +127,28 @@ def collect(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
     on_found: Callable[[int, str], None] | None = None,
+    workers: int = 1,
 ) -> None:
-    """Search ``source`` for ``query``'s traces, fetch them and feed ``aggregator``."""
+    """Search ``source`` for ``query``'s traces, fetch them and feed ``aggregator``. Files
+    are read by ``workers`` processes (:mod:`obskit.aggregate.pool`; 1: in this one)."""
     backend = getattr(source, "backend", "file")
     if backend == "file":
         path = getattr(source, "path", "-")
+        files = trace_files(path) if path != "-" and workers > 1 else []
+        # workers read lines again by their offset: regular files only (not a pipe)
+        if files and all(f.is_file() for f in files):
+            from obskit.aggregate.pool import aggregate_files
+
+            aggregate_files(
+                aggregator,
+                files,
+                workers=workers,
+                line_window=LINE_WINDOW,
+                external_names=external_names,
+                limit=query.limit,
+                window=file_window,
+            )
+            return
         if path == "-":
             import sys
 

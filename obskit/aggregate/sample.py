@@ -21,6 +21,7 @@ from obskit.analysis.hops import HOP_KINDS, callee_child, external_name, hop_cri
 from obskit.analysis.reports import Section
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.analysis.walk import walk
+from obskit.errors import InputError
 from obskit.model import StatusCode, Trace
 
 ERROR = StatusCode.ERROR
@@ -56,6 +57,9 @@ class TraceSample:
     warnings: tuple[str, ...]  # warning codes of the single-trace analysis
     projected: tuple[tuple[int, int, int, int], ...] = field(default=())
     # per what-if: (projected duration, matched spans, Σ cut, Σ min(cut, CP time))
+
+
+Outcome = TraceSample | str | None  # see take()
 
 
 class NoEndpoint(Exception):
@@ -199,6 +203,24 @@ def sample_trace(
         codes,
         projected,
     )
+
+
+def take(
+    trace: Trace,
+    endpoint: Endpoint,
+    external_names: Mapping[str, str] | None,
+    what_ifs: Sequence[WhatIf],
+    window: tuple[int, int] | None,
+) -> Outcome:
+    """What one trace contributes to an aggregate: its sample; its id when it has no span
+    of the endpoint (or no spans); ``None`` when it started outside ``window``."""
+    try:
+        sample = sample_trace(trace, endpoint, external_names=external_names, what_ifs=what_ifs)
+    except (NoEndpoint, InputError):  # InputError: a trace with no spans at all
+        return trace.trace_id
+    if window is not None and not window[0] <= sample.start_ns < window[1]:
+        return None
+    return sample
 
 
 def matching_spans(

@@ -21,7 +21,7 @@ is based on.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -229,9 +229,14 @@ def trace_files(path: str) -> list[Path]:
 
 def read_files(path: str, *, window: int = LINE_WINDOW) -> Iterator[Trace]:
     """Every trace of a file or directory, streamed (JSON Lines with bounded memory)."""
+    yield from read_paths(trace_files(path), window=window)
+
+
+def read_paths(files: Iterable[Path], *, window: int = LINE_WINDOW) -> Iterator[Trace]:
+    """Every trace of ``files``, in order; errors name the file."""
     from obskit.ingest import read_traces
 
-    for file in trace_files(path):
+    for file in files:
         try:
             yield from read_traces(file, window=window)
         except InputError as err:

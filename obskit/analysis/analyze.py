@@ -14,9 +14,9 @@ from obskit.analysis.critical_path import compute
 from obskit.analysis.durations import format_ns
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
-from obskit.analysis.pause import gc_paused
 from obskit.analysis.reports import OperationTime, ServiceTime, SpanRef, TraceReport
 from obskit.analysis.tree import SpanTree
+from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
 
 DEFAULT_THRESHOLD = 0.2

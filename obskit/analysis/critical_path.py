@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from obskit.analysis.blocking import non_blocking
 from obskit.analysis.clipping import Projection
-from obskit.analysis.pause import gc_paused
 from obskit.analysis.reports import Section
 from obskit.analysis.tree import SpanTree
 from obskit.analysis.walk import RootPath, walk
 from obskit.errors import InputError
+from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
 
 

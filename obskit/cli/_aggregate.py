@@ -59,6 +59,7 @@ class AggregateOptions:
     compare: str | None
     slow_factor: float
     concurrency: int
+    workers: int | None = None  # None: one per CPU
 
     def given_without_service(self) -> list[str]:
         named = [
@@ -69,6 +70,7 @@ class AggregateOptions:
             ("--end", self.end),
             ("--what-if", self.what_if),
             ("--compare", self.compare),
+            ("--workers", self.workers),
         ]
         return [name for name, value in named if value]
 
@@ -135,6 +137,14 @@ def aggregate_mode(command: str) -> Callable[[F], F]:
             show_default=True,
             help="With --service: parallel trace fetches.",
         ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 256),
+            metavar="N",
+            help="With --service and --file: processes reading and analysing the traces; "
+            "1 reads them in this process. The report is the same for any N "
+            "[default: one per CPU].",
+        ),
     ]
 
     def decorate(func: F) -> F:
@@ -151,6 +161,7 @@ def aggregate_mode(command: str) -> Callable[[F], F]:
                 compare=kwargs.pop("compare"),
                 slow_factor=kwargs.pop("slow_factor"),
                 concurrency=kwargs.pop("concurrency"),
+                workers=kwargs.pop("workers"),
             )
             if agg.service is None:
                 with reported():
@@ -298,6 +309,7 @@ def _collect(
     settings: dict[str, Any],
     label: str,
 ) -> Any:
+    from obskit.aggregate.pool import default_workers
     from obskit.aggregate.run import collect, new_aggregator
     from obskit.aggregate.search import Query
     from obskit.sources import resolve_source
@@ -327,6 +339,7 @@ def _collect(
                 concurrency=agg.concurrency,
                 progress=progress,
                 on_found=found,
+                workers=agg.workers or default_workers(),
             )
         finally:
             source.close()

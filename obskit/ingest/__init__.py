@@ -23,15 +23,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from obskit.errors import InputError
+from obskit.gcpause import gc_paused
 from obskit.ingest.assemble import TouchedTraceSet, TraceSet, build_trace, pick_trace
-from obskit.ingest.payload import Payload, load_json, paused_gc
+from obskit.ingest.payload import Payload, load_json
 from obskit.ingest.sniff import (
     BINARY_FORMATS,
     FORMATS,
     LINE_FORMATS,
+    OTLP_SHAPED_FORMATS,
     SEARCH_FORMATS,
     Sniffed,
     sniff_document,
@@ -39,6 +41,9 @@ from obskit.ingest.sniff import (
 )
 from obskit.ingest.values import Bad
 from obskit.model import Trace, TraceWarning
+
+if TYPE_CHECKING:
+    from obskit.ingest.otlp_slices import Hollowed
 
 __all__ = ["FORMATS", "read_trace", "read_traces", "sniff_format"]
 
@@ -95,8 +100,10 @@ def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> It
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
     payload = Payload(data)
     try:
-        with paused_gc():
+        with gc_paused():
             sniffed = _sniff(payload, fmt)
+            if sniffed.mode == "big":
+                sniffed = _read_big(sniffed, fmt, out)
             if sniffed.mode == "binary":
                 _read_binary(
                     sniffed.doc if sniffed.has_doc else payload.read_all(), sniffed.fmt, out
@@ -104,20 +111,59 @@ def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> It
             elif sniffed.mode == "doc":
                 _read_document(sniffed.doc, sniffed.fmt, out, "")
                 sniffed.doc = None  # the parsed JSON can go before the traces are built
+            if sniffed.mode != "lines":
+                traces = list(out.traces())  # a million-span tuple: still without the collector
         if sniffed.mode == "lines":
             yield from _read_lines(payload, sniffed, out, window)
             return
     finally:
         payload.close()
-    yield from out.traces()
+    yield from traces
 
 
 def _sniff(payload: Payload, fmt: str | None) -> Sniffed:
     if fmt in BINARY_FORMATS:
         return Sniffed(fmt, "binary")
-    if fmt is None:
-        return sniff_payload(payload)
-    sniffed = sniff_payload(payload)
+    sniffed = sniff_payload(
+        payload, slices=fmt is None or fmt in OTLP_SHAPED_FORMATS or fmt == "otlp-jsonl"
+    )
+    if fmt is not None and sniffed.mode != "big":
+        _check_format(sniffed, fmt)
+    return sniffed
+
+
+def _read_big(sniffed: Sniffed, fmt: str | None, out: TraceSet) -> Sniffed:
+    """A big OTLP-shaped document: read it in slices (memory stays near the converted spans'),
+    or, when it cannot be (see :mod:`obskit.ingest.otlp_slices`), parse it whole. Returns what
+    is left to do: nothing (mode ``"read"``) or the whole parse (mode ``"doc"``)."""
+    from obskit.ingest.otlp_slices import Hollowed, NotSliceable
+
+    raw: bytes = sniffed.doc
+    sniffed.doc = None
+    hollowed: Hollowed | None = None
+    scratch: TraceSet | None = TraceSet(only=out.only)
+    try:
+        hollowed = Hollowed(raw)
+        whole = Sniffed(sniff_document(hollowed.skeleton), "doc", hollowed.skeleton, True)
+        if whole.fmt not in OTLP_SHAPED_FORMATS:
+            raise NotSliceable
+        if fmt is not None:
+            _check_format(whole, fmt)
+        _read_document(whole.doc, whole.fmt, scratch, "", hollowed)
+    except (NotSliceable, InputError):
+        # start over from the bytes: the whole parse gives the same spans or the exact error
+        hollowed = scratch = whole = None
+        doc = load_json(raw)
+        whole = Sniffed(sniff_document(doc), "doc", doc, True)
+        if fmt is not None:
+            _check_format(whole, fmt)
+        return whole
+    out.absorb(scratch)
+    return Sniffed(whole.fmt, "read")
+
+
+def _check_format(sniffed: Sniffed, fmt: str) -> None:
+    """The input must be what ``format=`` says (JSON Lines and documents of OTLP mix)."""
     if sniffed.mode == "binary":
         raise InputError(f"expected {FORMATS[fmt]}, but the input is not JSON")
     compatible = (
@@ -129,10 +175,11 @@ def _sniff(payload: Payload, fmt: str | None) -> Sniffed:
         raise InputError(
             f"expected {FORMATS[fmt]}, but the input looks like {FORMATS[sniffed.fmt]}"
         )
-    return sniffed
 
 
-def _read_document(doc: Any, fmt: str, out: TraceSet, where: str) -> None:
+def _read_document(
+    doc: Any, fmt: str, out: TraceSet, where: str, hollowed: Hollowed | None = None
+) -> None:
     if fmt in SEARCH_FORMATS:
         raise InputError(
             f"the input is a search result ({FORMATS[fmt]}): it lists traces but holds no "
@@ -150,7 +197,7 @@ def _read_document(doc: Any, fmt: str, out: TraceSet, where: str) -> None:
         else:
             from obskit.ingest import otlp_json
 
-            otlp_json.read_document(doc, "otlp-json" if fmt == "otlp-jsonl" else fmt, out)
+            otlp_json.read_document(doc, "otlp-json" if fmt == "otlp-jsonl" else fmt, out, hollowed)
     except Bad as err:
         prefix = f"{where}: " if where else ""
         raise InputError(f"{prefix}{err}") from None
@@ -181,12 +228,12 @@ def _read_lines(
     sniffed.doc = None
     for number, line in payload.lines():
         if window is None:
-            with paused_gc():
+            with gc_paused():
                 _read_line(number, line, first_doc, out)
             first_doc = None
             continue
         touched = TouchedTraceSet.track(out)
-        with paused_gc():
+        with gc_paused():
             _read_line(number, line, first_doc, touched)
         first_doc = None
         for tid in touched.touched:

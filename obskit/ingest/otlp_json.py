@@ -15,10 +15,8 @@ and how :mod:`obskit.ingest.otlp_writer` writes them) become references again.
 
 from __future__ import annotations
 
-from typing import Any
-
 from types import MappingProxyType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from obskit.ingest.assemble import TraceSet, make_reference, make_span, set_context
 from obskit.ingest.values import (
@@ -26,7 +24,6 @@ from obskit.ingest.values import (
     REF_TYPES,
     ZERO16,
     Bad,
-    any_value,
     expect_dict,
     expect_list,
     expect_str,
@@ -39,7 +36,6 @@ from obskit.ingest.values import (
     show,
     span_id,
     to_int,
-    to_signed_int,
     trace_id,
 )
 from obskit.model import (
@@ -288,7 +284,7 @@ class SpanConverter:
             return key_values(items, "attributes")
         out: dict[str, Any] = {}
         keys, ints = self._keys, self._ints
-        for i, item in enumerate(items):
+        for item in items:
             if type(item) is not dict:
                 return key_values(items, "attributes")  # raises the message
             key = item.get("key")
@@ -313,12 +309,17 @@ class SpanConverter:
                 if type(value) is str:
                     number = ints.get(value)
                     if number is None:
-                        number = to_signed_int(value, f"attributes[{i}].value.intValue")
+                        if not (value.isdigit() and value.isascii()):
+                            return key_values(items, "attributes")  # signed, or the message
+                        number = int(value)
                         if len(ints) < _VALUE_CACHE:
                             ints[value] = number
                     out[key] = number
                     continue
-            out[key] = None if raw is None else any_value(raw, f"attributes[{i}].value")
+            if raw is not None:
+                # other value types (and the messages) the careful way, for the whole list
+                return key_values(items, "attributes")
+            out[key] = None
         return out
 
     def _key(self, key: str) -> tuple[str, dict[str, str]]:

@@ -175,10 +175,17 @@ class Hollowed:
         """After a slice failed to parse at character ``pos``: if the array ended inside the
         slice (the wrapper closed early, then came more), convert its last elements and return
         the position of its ``]``; None if the cut fell inside an element."""
-        text_len = len(wrapped) if wrapped.isascii() else len(wrapped.decode("utf-8", "replace"))
+        if wrapped.isascii():
+            text_len = offset = len(wrapped)
+        else:
+            try:
+                text = wrapped.decode("utf-8")
+            except UnicodeDecodeError:
+                raise NotSliceable from None  # orjson's position counts characters
+            text_len = len(text)
         if pos >= text_len - 1:
             return None  # failed at the appended ']' or at the end: the cut is inside a span
-        offset = pos if wrapped.isascii() else len(wrapped.decode("utf-8")[:pos].encode())
+        offset = pos if wrapped.isascii() else len(text[:pos].encode())
         close = _rskip_ws(data, start - 1 + offset)
         if close < start or data[close] != _CLOSE:
             raise NotSliceable  # invalid JSON: the whole parse reports it
@@ -192,7 +199,7 @@ class Hollowed:
     def _convert(self, items: list[Any], out: list[Span]) -> None:
         try:
             out.extend(self.converter.spans(items, "", None, ""))
-        except Bad:
+        except (Bad, RecursionError):
             raise NotSliceable from None  # the whole parse names the span and the field
 
 

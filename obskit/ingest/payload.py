@@ -6,9 +6,7 @@ remaining lines one by one, so a JSON Lines file is never held in memory whole.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -139,22 +137,3 @@ def load_json(data: bytes, where: str = "") -> Any:
     except orjson.JSONDecodeError as err:
         prefix = f"{where}: " if where else ""
         raise InputError(f"{prefix}invalid JSON: {err}") from None
-
-
-@contextmanager
-def paused_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while a document is parsed and converted.
-
-    Parsing and converting allocate millions of objects and no garbage cycles; every few
-    hundred allocations CPython would scan the young objects, and now and then all of them, which
-    made reading a 100k-span trace several times slower than the work itself (see the report in
-    bench/). Reference counting still frees everything; the collector is back on afterwards.
-    Never held across a ``yield``.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
