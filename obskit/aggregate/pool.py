@@ -1,12 +1,13 @@
 """Aggregate mode over files on every core: worker processes read and analyse the traces, the
 parent merges what they send back. ``obskit analyze --service S --file F --workers N``.
 
-**What crosses the process boundary.** Parent → worker: the bytes of the JSON Lines lines
-holding a batch of whole traces (a *job*: ~``PIECES_PER_JOB`` traces), or the path of a file
-the reader takes whole (one JSON document, protobuf). Worker → parent: an :class:`Aggregator`
-of just that job's traces -- a few integer arrays per hop and operation, never spans -- which
-:meth:`Aggregator.merge` folds in. At most ``2 × workers`` jobs are in flight, so memory stays
-bounded however long the file is.
+**What crosses the process boundary.** Parent → worker: where the lines of a batch of whole
+traces are (a *job*: up to ``PIECES_PER_JOB`` traces as byte offsets into the file; the worker
+reads the bytes again itself, from the page cache, which is cheaper than sending them through a
+pipe), or the path of a file the reader takes whole (one JSON document, protobuf). Worker →
+parent: an :class:`Aggregator` of just that job's traces -- a few integer arrays per hop and
+operation, ~1.2 kB per trace, never spans -- which :meth:`Aggregator.merge` folds in. At most
+``2 × workers`` jobs are in flight, so memory stays bounded however long the file is.
 
 **The same report whatever the number of workers.** A trace whose spans are spread over
 several lines must reach one worker whole, and traces must reach the aggregate in the order

@@ -269,7 +269,9 @@ def test_spread_is_exact_and_never_cuts_more_than_a_gap():
     assert spread([7, 0, 3], 10) == [0, 0, 0]
     assert spread([1, 1, 1], 2) == [1, 0, 0]
     out = spread([33, 17, 50, 1], 37)
-    assert sum(out) == 101 - 37 and all(0 <= o <= g for o, g in zip(out, [33, 17, 50, 1], strict=False))
+    assert sum(out) == 101 - 37 and all(
+        0 <= o <= g for o, g in zip(out, [33, 17, 50, 1], strict=False)
+    )
 
 
 @pytest.mark.parametrize(
