@@ -249,12 +249,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=20_000)
     parser.add_argument("--search-spans", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--decode-workers", default=None,
+                        help="passed to obskit serve (default: its own default)")  # fmt: skip
     args = parser.parse_args()
 
     print(f"client side: the OTel SDK encodes a span in {sdk_encode_us():.0f} µs of CPU "
           "(done once per batch in the wire phases, every time in the SDK phase)")  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        serve = start_serve(Path(tmp) / "rated")
+        workers = () if args.decode_workers is None else ("--decode-workers", args.decode_workers)
+        serve = start_serve(Path(tmp) / "rated", *workers)
         otlp, query = serve.otlp, serve.query
         try:
             runs = []

@@ -7,7 +7,7 @@ reads the bytes again itself, from the page cache, which is cheaper than sending
 pipe), or the path of a file the reader takes whole (one JSON document, protobuf). Worker →
 parent: an :class:`Aggregator` of just that job's traces -- a few integer arrays per hop and
 operation, ~1.2 kB per trace, never spans -- which :meth:`Aggregator.merge` folds in. At most
-``2 × workers`` jobs are in flight, so memory stays bounded however long the file is.
+``4 × workers`` jobs are in flight, so memory stays bounded however long the file is.
 
 **The same report whatever the number of workers.** A trace whose spans are spread over
 several lines must reach one worker whole, and traces must reach the aggregate in the order
@@ -58,7 +58,7 @@ from obskit.errors import InputError, ObskitError
 
 PIECES_PER_JOB = 48
 BYTES_PER_JOB = 4 << 20  # a job's lines; a trace bigger than this travels alone
-IN_FLIGHT_PER_WORKER = 2
+IN_FLIGHT_PER_WORKER = 4  # jobs queued per worker: a busy parent does not starve them
 READ_BUFFER = 1 << 20  # lines of many kB: the default 8 kB buffer reads them in pieces
 
 

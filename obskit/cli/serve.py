@@ -59,6 +59,13 @@ from obskit.cli._errors import reports_errors
     type=click.IntRange(1, None),
     help="Spans waiting to be committed before exports are refused with 503.",
 )
+@click.option(
+    "--decode-workers",
+    default=None,
+    type=click.IntRange(0, 64),
+    help="Processes decoding OTLP requests [default: 1 on a multi-core machine; "
+    "0 decodes in the server process].",
+)
 @reports_errors
 def serve(
     host: str,
@@ -69,6 +76,7 @@ def serve(
     max_size: str,
     max_body: str,
     max_pending_spans: int,
+    decode_workers: int | None,
 ) -> None:
     """Embedded trace backend: OTLP/HTTP in, Jaeger query API out.
 
@@ -89,6 +97,7 @@ def serve(
         max_age_s=parse_age_s(retention, "--retention"),
         max_bytes=parse_size(max_size, "--max-size"),
         max_pending_spans=max_pending_spans,
+        **({} if decode_workers is None else {"decode_workers": decode_workers}),
     )
     if not is_loopback(host):
         click.echo(

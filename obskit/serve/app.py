@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from obskit.serve import receiver
+from obskit.serve.decoding import DecodeFailed, DecodePool, Rows
 from obskit.serve.durations import parse_duration_ns
 from obskit.serve.jaeger_json import envelope
 from obskit.serve.metrics import ServeMetrics
@@ -59,10 +60,17 @@ def _respond(
 
 
 class OtlpApp:
-    def __init__(self, store: SpanStore, metrics: ServeMetrics, limits: receiver.Limits) -> None:
+    def __init__(
+        self,
+        store: SpanStore,
+        metrics: ServeMetrics,
+        limits: receiver.Limits,
+        decoder: DecodePool | None = None,
+    ) -> None:
         self.store = store
         self.metrics = metrics
         self.limits = limits
+        self.decoder = decoder or DecodePool(0)
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> list[bytes]:
         started = time.perf_counter()
@@ -99,7 +107,7 @@ class OtlpApp:
             payload = receiver.decompress(
                 body, environ.get("HTTP_CONTENT_ENCODING"), self.limits.max_decoded_bytes
             )
-            spans = receiver.decode_spans(payload, kind)
+            spans = self._decode(payload, kind)
             if len(spans) > self.limits.max_spans_per_request:
                 raise receiver.Refused(
                     413,
@@ -108,7 +116,7 @@ class OtlpApp:
                 )
             self.metrics.received.inc(len(spans))
             try:
-                self.store.write(spans)
+                self.store.write_rows(spans)
             except StoreOverloaded as err:
                 raise receiver.Refused(
                     503, f"overloaded: {err}; retry later", retry_after=1
@@ -119,6 +127,13 @@ class OtlpApp:
         except receiver.Refused as refused:
             return self._refuse(start_response, kind, refused)
         return _respond(start_response, 200, receiver.success_body(kind), kind)
+
+    def _decode(self, payload: bytes, kind: str) -> Rows:
+        fmt = "otlp-proto" if kind == receiver.PROTOBUF else "otlp-json"
+        try:
+            return self.decoder.rows(payload, fmt)
+        except DecodeFailed as err:
+            raise receiver.Refused(400, f"cannot decode the OTLP payload: {err}") from None
 
     def _read_body(self, environ: Environ) -> bytes:
         limit = self.limits.max_body_bytes

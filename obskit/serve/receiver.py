@@ -14,9 +14,6 @@ from dataclasses import dataclass
 
 import orjson
 
-from obskit.errors import InputError
-from obskit.model import Span
-
 PROTOBUF = "application/x-protobuf"
 JSON = "application/json"
 
@@ -68,17 +65,6 @@ def decompress(body: bytes, encoding: str | None, limit: int) -> bytes:
     if not inflater.eof:
         raise Refused(400, f"{encoding} body is truncated")
     return out
-
-
-def decode_spans(payload: bytes, kind: str) -> list[Span]:
-    """OTLP ``ExportTraceServiceRequest`` bytes (protobuf or JSON) → spans."""
-    from obskit.ingest import read_traces
-
-    fmt = "otlp-proto" if kind == PROTOBUF else "otlp-json"
-    try:
-        return [span for trace in read_traces(payload, format=fmt) for span in trace.spans]
-    except InputError as err:
-        raise Refused(400, f"cannot decode the OTLP payload: {err}") from None
 
 
 def status_body(kind: str, code: int, message: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import os
 import signal
 import socket
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from typing import Any
 
 from obskit.errors import InputError
 from obskit.serve.app import OtlpApp, QueryApp
+from obskit.serve.decoding import DecodePool
 from obskit.serve.metrics import ServeMetrics
 from obskit.serve.receiver import Limits
 from obskit.serve.store import SpanStore
@@ -32,6 +34,8 @@ class ServeConfig:
     max_bytes: int | None = 1 << 30
     max_pending_spans: int = 100_000
     threads: int = 4
+    # processes decoding OTLP bodies; 0 decodes in the server process
+    decode_workers: int = field(default_factory=lambda: 1 if (os.cpu_count() or 1) > 1 else 0)
 
 
 def is_loopback(host: str) -> bool:
@@ -56,6 +60,7 @@ class Backend:
             max_bytes=config.max_bytes,
         )
         self.metrics = ServeMetrics(self.store.used_bytes, lambda: self.store.pending_spans)
+        self.decoder = DecodePool(config.decode_workers)
         self._map: dict[int, Any] = {}
         self._servers: list[Any] = []
         self._stopping = False
@@ -65,7 +70,10 @@ class Backend:
 
         body_cap = self.config.limits.max_body_bytes * 2
         for app, port in (
-            (OtlpApp(self.store, self.metrics, self.config.limits), self.config.otlp_port),
+            (
+                OtlpApp(self.store, self.metrics, self.config.limits, self.decoder),
+                self.config.otlp_port,
+            ),
             (QueryApp(self.store, self.metrics), self.config.query_port),
         ):
             try:
@@ -128,6 +136,7 @@ class Backend:
             server.task_dispatcher.shutdown(timeout=10)
         wasyncore.close_all(self._map)
         self._servers = []
+        self.decoder.close()
         self.store.close()
 
 

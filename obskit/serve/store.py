@@ -137,15 +137,19 @@ class SpanStore:
 
     def write(self, spans: Sequence[Span]) -> None:
         """Store spans; returns once they are committed to disk."""
-        if not spans:
+        self.write_rows(span_rows(spans))
+
+    def write_rows(self, rows: list[tuple[Any, ...]]) -> None:
+        """Store rows made by :func:`span_rows` (possibly in another process)."""
+        if not rows:
             return
         if self._closed:
             raise StoreClosed("the store is closed")
         with self._pending_lock:
-            if self._pending + len(spans) > self.max_pending_spans and self._pending:
+            if self._pending + len(rows) > self.max_pending_spans and self._pending:
                 raise StoreOverloaded(f"{self._pending} spans waiting to be committed")
-            self._pending += len(spans)
-        batch = _Batch(span_rows(spans))
+            self._pending += len(rows)
+        batch = _Batch(rows)
         self._queue.put(batch)
         batch.done.wait()
         if batch.error is not None:
