@@ -53,8 +53,8 @@ from obskit.aggregate.lines import (
     open_file,
 )
 from obskit.aggregate.sample import Outcome, take
-from obskit.analysis.pause import gc_paused
 from obskit.errors import InputError, ObskitError
+from obskit.gcpause import gc_paused
 
 PIECES_PER_JOB = 48
 BYTES_PER_JOB = 4 << 20  # a job's lines; a trace bigger than this travels alone

@@ -23,7 +23,7 @@ from obskit.aggregate.search import (
     trace_files,
 )
 from obskit.aggregate.whatif import WhatIf
-from obskit.analysis.pause import gc_paused
+from obskit.gcpause import gc_paused
 from obskit.model import Trace
 from obskit.sources import TraceSource
 
