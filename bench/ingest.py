@@ -288,7 +288,7 @@ def main() -> None:
 
         # Overload: real SDK exporters, unthrottled, against a small queue: the server sheds
         # with 503 + Retry-After and the SDK's retries deliver.
-        serve = start_serve(Path(tmp) / "overload", "--max-pending-spans", "2048")
+        serve = start_serve(Path(tmp) / "overload", "--max-pending-spans", "600")
         otlp, query = serve.otlp, serve.query
         try:
             over = run_load(otlp, query, args.processes * 2, 0, args.seconds, wire=False)

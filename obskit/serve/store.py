@@ -328,16 +328,20 @@ _TAG_VALUE = (
     "(CASE WHEN json_extract(t.value, '$.value') THEN 'true' ELSE 'false' END) "
     "ELSE CAST(json_extract(t.value, '$.value') AS TEXT) END)"
 )
+# A matching span's stored JSON contains the value's text (quoted or not): a byte search in C
+# rules out most spans before any JSON is parsed.
 _TAG_MATCH = (
+    "((instr(body, ?) OR instr(process, ?)) AND "
     "(EXISTS (SELECT 1 FROM json_each(CAST(body AS TEXT), '$.tags') AS t "
     f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?) "
     "OR EXISTS (SELECT 1 FROM json_each(CAST(process AS TEXT), '$.tags') AS t "
-    f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?))"
+    f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?)))"
 )
 
 
-def _tag_params(key: str, value: str) -> list[str]:
-    return [key, value, key, value]
+def _tag_params(key: str, value: str) -> list[Any]:
+    needle = orjson.dumps(value)[1:-1]  # the value as it appears inside the stored JSON
+    return [needle, needle, key, value, key, value]
 
 
 # --- rows ----------------------------------------------------------------------------------
