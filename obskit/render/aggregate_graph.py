@@ -9,6 +9,7 @@ node ids, names only inside escaped labels.
 from __future__ import annotations
 
 from obskit.aggregate.report import AggregateGraph, EdgeStat
+from obskit.render.dot import HEADER as DOT_HEADER
 from obskit.render.dot import html_label
 from obskit.render.labels import duration, percent, plural, shorten
 from obskit.render.mermaid import label as mermaid_label
@@ -62,12 +63,7 @@ def render_text(graph: AggregateGraph, traces: int) -> str:
 
 def render_dot(graph: AggregateGraph) -> str:
     ids = {node.id: f"n{i}" for i, node in enumerate(graph.nodes)}
-    lines = [
-        "digraph dependencies {",
-        "  rankdir=LR;",
-        '  node [shape=box, style="rounded", fontname="Helvetica"];',
-        '  edge [fontname="Helvetica", fontsize=10];',
-    ]
+    lines = list(DOT_HEADER)
     for node in graph.nodes:
         style = ', style="rounded,dashed"' if node.external else ""
         lines.append(

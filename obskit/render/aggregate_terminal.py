@@ -8,12 +8,12 @@ as ``Text`` after :func:`printable`, never as markup.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
 from obskit.aggregate.report import AggregateReport
 from obskit.analysis.durations import format_ns
 from obskit.render import labels
+from obskit.render.console import capture
 from obskit.render.labels import duration, percent, printable, shorten
 
 if TYPE_CHECKING:
@@ -26,22 +26,7 @@ CHANGE_ROWS = 10
 
 
 def render(report: AggregateReport, *, width: int = 100, color: bool = False) -> str:
-    from rich.console import Console
-
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        legacy_windows=False,
-    )
-    print_report(report, console)
-    return "\n".join(line.rstrip() for line in buffer.getvalue().splitlines()) + "\n"
+    return capture(lambda console: print_report(report, console), width=width, color=color)
 
 
 def print_report(report: AggregateReport, console: Console) -> None:

@@ -13,6 +13,13 @@ from html import escape
 from obskit.analysis.reports import DependencyGraph
 from obskit.render.labels import duration, plural, printable
 
+HEADER = (
+    "digraph dependencies {",
+    "  rankdir=LR;",
+    '  node [shape=box, style="rounded", fontname="Helvetica"];',
+    '  edge [fontname="Helvetica", fontsize=10];',
+)
+
 
 def html_label(*lines: str) -> str:
     return "<" + "<BR/>".join(escape(printable(line), quote=True) for line in lines) + ">"
@@ -20,12 +27,7 @@ def html_label(*lines: str) -> str:
 
 def render_graph(graph: DependencyGraph) -> str:
     ids = {node.id: f"n{i}" for i, node in enumerate(graph.nodes)}
-    lines = [
-        "digraph dependencies {",
-        "  rankdir=LR;",
-        '  node [shape=box, style="rounded", fontname="Helvetica"];',
-        '  edge [fontname="Helvetica", fontsize=10];',
-    ]
+    lines = list(HEADER)
     for node in graph.nodes:
         style = ', style="rounded,dashed"' if node.external else ""
         label = html_label(node.id, plural(node.span_count, "span"))

@@ -8,11 +8,11 @@ terminal.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
 from obskit.analysis.reports import TraceReport
 from obskit.render import labels, tree
+from obskit.render.console import capture
 from obskit.render.labels import duration, percent, printable
 
 if TYPE_CHECKING:
@@ -25,24 +25,7 @@ HOP_LIMIT = 8  # flagged hops listed
 
 def render(report: TraceReport, *, width: int = 100, color: bool = False) -> str:
     """The report as text; ``color`` adds ANSI styles (for a terminal)."""
-    from rich.console import Console
-
-    buffer = io.StringIO()
-    console = Console(
-        file=buffer,
-        width=width,
-        force_terminal=color,
-        color_system="standard" if color else None,
-        no_color=not color,
-        highlight=False,
-        emoji=False,
-        markup=False,
-        legacy_windows=False,
-    )
-    print_report(report, console)
-    text = buffer.getvalue()
-    # rich pads table rows to the full width; trailing blanks only make diffs noisy
-    return "\n".join(line.rstrip() for line in text.splitlines()) + "\n"
+    return capture(lambda console: print_report(report, console), width=width, color=color)
 
 
 def print_report(report: TraceReport, console: Console) -> None:
