@@ -7,11 +7,8 @@ by ``obskit demo``.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from demo_services.common import PORT_ENV, url_env
+from obskit.demo.processes import Supervisor
 from obskit.errors import InputError
 from obskit.stack.spec import Spec, load_spec
 
@@ -92,7 +90,7 @@ class Shop:
         self.extra_env = dict(env or {})
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="obskit-demo-"))
         self.python = python
-        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.supervisor = Supervisor(self.log_dir)
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -116,7 +114,9 @@ class Shop:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
             for m in self.members:
-                self.procs[m.name] = self._launch(m)
+                # Own session: a terminal's Ctrl-C reaches only the runner, which stops
+                # everyone in order; the children also die with the runner if it is killed.
+                self.supervisor.start(m.name, self._command(m), env=self._env(m), cwd=ROOT)
             self._wait_ready(timeout)
         except BaseException:
             self.stop()
@@ -125,30 +125,17 @@ class Shop:
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         """SIGTERM every process (``obskit instrument`` turns it into a clean stop that
         flushes spans), then SIGKILL whatever is left after ``grace`` seconds."""
-        for proc in self.procs.values():
-            _signal(proc, signal.SIGTERM)
-        deadline = time.monotonic() + grace
-        for proc in self.procs.values():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                _signal(proc, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
+        self.supervisor.stop_all(grace)
 
     def dead(self) -> list[tuple[str, int]]:
         """Processes that stopped by themselves: (name, exit code)."""
-        return [(n, p.returncode) for n, p in self.procs.items() if p.poll() is not None]
+        return self.supervisor.dead()
 
     def log_path(self, name: str) -> Path:
-        return self.log_dir / f"{name}.log"
+        return self.supervisor.log_path(name)
 
     def last_line(self, name: str) -> str:
-        try:
-            lines = self.log_path(name).read_text(errors="replace").strip().splitlines()
-        except OSError:
-            return ""
-        return lines[-1] if lines else ""
+        return self.supervisor.last_line(name)
 
     def __enter__(self) -> Shop:
         self.start()
@@ -176,14 +163,6 @@ class Shop:
         # readiness polls and fault changes are not the shop's traffic
         env.setdefault("OTEL_PYTHON_EXCLUDED_URLS", EXCLUDED_URLS)
         return env
-
-    def _launch(self, m: Member) -> subprocess.Popen[bytes]:
-        with open(self.log_path(m.name), "ab") as log:
-            # Own session: a terminal's Ctrl-C reaches only the runner, which stops everyone
-            # in order, instead of every process at once.
-            return subprocess.Popen(self._command(m), cwd=ROOT, env=self._env(m),
-                                    stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -225,9 +204,3 @@ def _answers(url: str) -> bool:
             return bool(200 <= resp.status < 300)
     except OSError:
         return False
-
-
-def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:
-    if proc.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.send_signal(sig)

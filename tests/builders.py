@@ -156,3 +156,43 @@ def named(
         (names[s.span_id], (s.start_ns - base) // scale, (s.end_ns - base) // scale)
         for s in sections
     ]
+
+
+def case_16_trace() -> Trace:
+    """critical-path.md case 16 (×1 ms): checkout waits 800 on the payment gateway; pricing is
+    an external call named by address (127.0.0.1:8006)."""
+    return build(
+        span(
+            "checkout",
+            0,
+            1000,
+            [
+                span(
+                    "inventory",
+                    20,
+                    120,
+                    kind=CLIENT,
+                    service="checkout",
+                    attributes={"peer.service": "inventory"},
+                ),
+                span(
+                    "pricing",
+                    30,
+                    90,
+                    kind=CLIENT,
+                    service="checkout",
+                    attributes={"server.address": "127.0.0.1", "server.port": 8006},
+                ),
+                span(
+                    "pay",
+                    150,
+                    980,
+                    [span("gateway", 160, 960, kind=SERVER, service="gateway")],
+                    kind=CLIENT,
+                    service="checkout",
+                ),
+            ],
+            kind=SERVER,
+            service="checkout",
+        )
+    )

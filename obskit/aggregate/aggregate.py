@@ -28,7 +28,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from obskit.aggregate.report import (
     AggregateGraph,
@@ -86,9 +86,6 @@ class _Series:
             ),
             exemplar,
         )
-
-    def mean(self, traces: int) -> int:
-        return self.total // traces if traces else 0
 
 
 class Aggregator:
@@ -227,10 +224,6 @@ class Aggregator:
                 counts[k] += value
         self.problems += other.problems
         self.found += other.found
-
-    def add_all(self, samples: Iterable[TraceSample]) -> None:
-        for sample in samples:
-            self.add(sample)
 
     def problem(self, code: str, message: str, trace_ids: Sequence[str] = ()) -> None:
         """A warning about the run itself (failed fetches, traces without the endpoint)."""

@@ -67,12 +67,6 @@ class Found:
         return [s.trace_id for s in self.summaries]
 
 
-def _json_or_fail(answer: HttpAnswer, what: str) -> bytes:
-    if answer.status != 200:
-        raise failure(answer, what, jaeger_error(answer))
-    return answer.body
-
-
 def _read_whole(body: bytes, origin: str, limit: int) -> Found:
     """A search answer holding whole traces; an empty one (v1 ``"data": []``, v3 ``"result":
     {}``) is an empty result."""

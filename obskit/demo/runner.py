@@ -13,7 +13,6 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +24,6 @@ from obskit.errors import BackendError, CheckFailed, InputError
 SLOW_GATEWAY_MS = 800
 RATE = 6.0  # requests/s: enough for every alert window, light on a 2-core laptop
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
-
-
-@dataclass
-class DemoResult:
-    trace_id: str | None = None
-    report: Any = None
-    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    load_summary: str = ""
 
 
 class Demo:

@@ -113,11 +113,6 @@ class TraceSet:
             return
         self.warnings.setdefault(trace_id, []).append(warning)
 
-    def warn_all(self, warning: TraceWarning) -> None:
-        """A payload-level warning (Tempo ``PARTIAL``, Jaeger trace warnings): every trace."""
-        for tid in self.spans:
-            self.warn(tid, warning)
-
     def pop(self, trace_id: str) -> Trace:
         spans = self.spans.pop(trace_id, [])
         warnings = self.warnings.pop(trace_id, [])

@@ -25,14 +25,6 @@ class Limits:
     max_spans_per_request: int = 100_000
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes
-    content_type: str
-    headers: tuple[tuple[str, str], ...] = ()
-
-
 class Refused(Exception):
     """The request is refused with ``status``; ``message`` goes in the google.rpc.Status."""
 

@@ -6,7 +6,6 @@ import ipaddress
 import logging
 import os
 import signal
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,12 +137,3 @@ class Backend:
         self._servers = []
         self.decoder.close()
         self.store.close()
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return True
-    return False

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from obskit.aggregate.sample import Endpoint, sample_trace, what_if_path
 from obskit.aggregate.whatif import parse_what_if, spread
 from obskit.errors import InputError
-from tests.builders import BASE, CLIENT, MS, SERVER, build, named, span
+from tests.builders import BASE, CLIENT, MS, SERVER, build, case_16_trace, named, span
 
 GATEWAY = {"peer.service": "payments-gateway"}
 
@@ -82,45 +82,6 @@ def test_shortening_a_span_off_the_critical_path_saves_nothing():
     assert duration == 100
 
 
-def case_16():
-    """critical-path.md case 16 (×1 ms): checkout waits 800 on the payment gateway."""
-    return build(
-        span(
-            "checkout",
-            0,
-            1000,
-            [
-                span(
-                    "inventory",
-                    20,
-                    120,
-                    kind=CLIENT,
-                    service="checkout",
-                    attributes={"peer.service": "inventory"},
-                ),
-                span(
-                    "pricing",
-                    30,
-                    90,
-                    kind=CLIENT,
-                    service="checkout",
-                    attributes={"peer.service": "pricing"},
-                ),
-                span(
-                    "pay",
-                    150,
-                    980,
-                    [span("gateway", 160, 960, kind=SERVER, service="gateway")],
-                    kind=CLIENT,
-                    service="checkout",
-                ),
-            ],
-            kind=SERVER,
-            service="checkout",
-        )
-    )
-
-
 @pytest.mark.parametrize(
     ("spec", "gateway_end", "end"),
     [
@@ -145,7 +106,7 @@ def test_case_16_gateway_faster(spec, gateway_end, end):
                     |---------pay----------|
                         |-----gateway----|
     """
-    path, duration = projected(case_16(), spec)
+    path, duration = projected(case_16_trace(), spec)
     if gateway_end > 160:
         middle = [
             ("pay", 150, 160),

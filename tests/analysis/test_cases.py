@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from obskit.analysis import analyze_trace, critical_path, critical_paths
 from tests.builders import (
-    CLIENT,
     CONSUMER,
     FOLLOWS_FROM,
     PRODUCER,
-    SERVER,
     build,
+    case_16_trace,
     child_of,
     follows_from,
     named,
@@ -291,44 +290,6 @@ def test_case_15_long_child_hides_shorter_ones():
     report = analyze_trace(trace)
     assert span_id("a") not in report.span_critical_ns
     assert span_id("b") not in report.span_critical_ns
-
-
-def case_16_trace():
-    return build(
-        span(
-            "checkout",
-            0,
-            1000,
-            [
-                span(
-                    "inventory",
-                    20,
-                    120,
-                    kind=CLIENT,
-                    service="checkout",
-                    attributes={"peer.service": "inventory"},
-                ),
-                span(
-                    "pricing",
-                    30,
-                    90,
-                    kind=CLIENT,
-                    service="checkout",
-                    attributes={"server.address": "127.0.0.1", "server.port": 8006},
-                ),
-                span(
-                    "pay",
-                    150,
-                    980,
-                    [span("gateway", 160, 960, kind=SERVER, service="gateway")],
-                    kind=CLIENT,
-                    service="checkout",
-                ),
-            ],
-            kind=SERVER,
-            service="checkout",
-        )
-    )
 
 
 def test_case_16_slow_gateway():
