@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO
 
 from obskit.errors import InputError
 from obskit.gcpause import gc_paused
@@ -41,9 +41,6 @@ from obskit.ingest.sniff import (
 )
 from obskit.ingest.values import Bad
 from obskit.model import Trace, TraceWarning
-
-if TYPE_CHECKING:
-    from obskit.ingest.otlp_slices import Hollowed
 
 __all__ = ["FORMATS", "read_trace", "read_traces", "sniff_format"]
 
@@ -102,8 +99,8 @@ def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> It
     try:
         with gc_paused():
             sniffed = _sniff(payload, fmt)
-            if sniffed.mode == "big":
-                sniffed = _read_big(sniffed, fmt, out)
+            if sniffed.mode == "fast":
+                sniffed = _read_fast(sniffed, fmt, out)
             if sniffed.mode == "binary":
                 _read_binary(
                     sniffed.doc if sniffed.has_doc else payload.read_all(), sniffed.fmt, out
@@ -125,41 +122,34 @@ def _sniff(payload: Payload, fmt: str | None) -> Sniffed:
     if fmt in BINARY_FORMATS:
         return Sniffed(fmt, "binary")
     sniffed = sniff_payload(
-        payload, slices=fmt is None or fmt in OTLP_SHAPED_FORMATS or fmt == "otlp-jsonl"
+        payload, fast=fmt is None or fmt in OTLP_SHAPED_FORMATS or fmt == "otlp-jsonl"
     )
-    if fmt is not None and sniffed.mode != "big":
+    if fmt is not None and sniffed.mode != "fast":
         _check_format(sniffed, fmt)
     return sniffed
 
 
-def _read_big(sniffed: Sniffed, fmt: str | None, out: TraceSet) -> Sniffed:
-    """A big OTLP-shaped document: read it in slices (memory stays near the converted spans'),
-    or, when it cannot be (see :mod:`obskit.ingest.otlp_slices`), parse it whole. Returns what
-    is left to do: nothing (mode ``"read"``) or the whole parse (mode ``"doc"``)."""
-    from obskit.ingest.otlp_slices import Hollowed, NotSliceable
+def _read_fast(sniffed: Sniffed, fmt: str | None, out: TraceSet) -> Sniffed:
+    """An OTLP-shaped document left unparsed by the sniffer: read by the fast struct reader
+    (:mod:`obskit.ingest.otlp_structs`), or, when it cannot be, parsed whole. Returns what is
+    left to do: nothing (mode ``"read"``) or reading the parsed document (mode ``"doc"``)."""
+    from obskit.ingest.otlp_structs import read_bytes
 
     raw: bytes = sniffed.doc
     sniffed.doc = None
-    hollowed: Hollowed | None = None
-    scratch: TraceSet | None = TraceSet(only=out.only)
-    try:
-        hollowed = Hollowed(raw)
-        whole = Sniffed(sniff_document(hollowed.skeleton), "doc", hollowed.skeleton, True)
-        if whole.fmt not in OTLP_SHAPED_FORMATS:
-            raise NotSliceable
+    scratch = TraceSet(only=out.only)
+    found = read_bytes(raw, scratch)
+    if found is not None:
         if fmt is not None:
-            _check_format(whole, fmt)
-        _read_document(whole.doc, whole.fmt, scratch, "", hollowed)
-    except (NotSliceable, InputError):
-        # start over from the bytes: the whole parse gives the same spans or the exact error
-        hollowed = scratch = whole = None
-        doc = load_json(raw)
-        whole = Sniffed(sniff_document(doc), "doc", doc, True)
-        if fmt is not None:
-            _check_format(whole, fmt)
-        return whole
-    out.absorb(scratch)
-    return Sniffed(whole.fmt, "read")
+            _check_format(Sniffed(found, "doc"), fmt)
+        out.absorb(scratch)
+        return Sniffed(found, "read")
+    # the whole parse gives the same spans or the exact error
+    doc = load_json(raw)
+    whole = Sniffed(sniff_document(doc), "doc", doc, True)
+    if fmt is not None:
+        _check_format(whole, fmt)
+    return whole
 
 
 def _check_format(sniffed: Sniffed, fmt: str) -> None:
@@ -177,9 +167,7 @@ def _check_format(sniffed: Sniffed, fmt: str) -> None:
         )
 
 
-def _read_document(
-    doc: Any, fmt: str, out: TraceSet, where: str, hollowed: Hollowed | None = None
-) -> None:
+def _read_document(doc: Any, fmt: str, out: TraceSet, where: str) -> None:
     if fmt in SEARCH_FORMATS:
         raise InputError(
             f"the input is a search result ({FORMATS[fmt]}): it lists traces but holds no "
@@ -197,7 +185,7 @@ def _read_document(
         else:
             from obskit.ingest import otlp_json
 
-            otlp_json.read_document(doc, "otlp-json" if fmt == "otlp-jsonl" else fmt, out, hollowed)
+            otlp_json.read_document(doc, "otlp-json" if fmt == "otlp-jsonl" else fmt, out)
     except Bad as err:
         prefix = f"{where}: " if where else ""
         raise InputError(f"{prefix}{err}") from None

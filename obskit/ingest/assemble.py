@@ -1,63 +1,19 @@
-"""Collecting converted spans into traces, and building spans fast.
+"""Collecting converted spans into traces.
 
-Readers call :func:`make_span` (a positional, validation-free constructor for the frozen
-:class:`~obskit.model.Span`) and add spans to a :class:`TraceSet`, which groups them by trace id
-in arrival order. Spans are never dropped or de-duplicated here: a duplicate span id stays in the
-trace, and the analysis keeps the first and warns (critical-path.md §1).
+Readers add spans to a :class:`TraceSet`, which groups them by trace id in arrival order. Spans
+are never dropped or de-duplicated here: a duplicate span id stays in the trace, and the
+analysis keeps the first and warns (critical-path.md §1).
 """
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 from obskit.errors import InputError
-from obskit.model import Reference, RefType, Span, Trace, TraceWarning
-
-# Positional order of make_span's arguments: the dataclass field order.
-SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(Span))
+from obskit.model import Span, Trace, TraceWarning
 
 # Jaeger on Elasticsearch/OpenSearch returns at most this many spans per trace by default.
 JAEGER_ES_MAX_DOC_COUNT = 10_000
-
-
-def _build_fast_constructor(cls: type, fields: tuple[str, ...]) -> Callable[..., Any]:
-    """A positional constructor for a frozen slots dataclass. ``Span(...)`` costs ~3 µs: a
-    frozen dataclass sets each of its 15 fields through ``object.__setattr__``. Setting the
-    slots through their descriptors builds the identical object in a third of the time, which
-    matters at a million spans. Falls back to the real constructor if the model ever grows
-    validation (``__post_init__``)."""
-    if hasattr(cls, "__post_init__") or not hasattr(cls, "__slots__"):
-        return cls
-    args = ", ".join(fields)
-    body = "".join(f"    _set_{name}(obj, {name})\n" for name in fields)
-    source = f"def make({args}):\n    obj = _new(_cls)\n{body}    return obj\n"
-    namespace: dict[str, Any] = {"_new": object.__new__, "_cls": cls}
-    for name in fields:
-        namespace[f"_set_{name}"] = getattr(cls, name).__set__
-    exec(source, namespace)  # generated from the dataclass fields above, no outside input
-    return namespace["make"]  # type: ignore[no-any-return]
-
-
-make_span: Callable[..., Span] = _build_fast_constructor(Span, SPAN_FIELDS)
-make_reference: Callable[[RefType, str, str], Reference] = _build_fast_constructor(
-    Reference, tuple(f.name for f in dataclasses.fields(Reference))
-)
-
-_set_service = Span.service.__set__  # type: ignore[attr-defined]
-_set_resource = Span.resource.__set__  # type: ignore[attr-defined]
-_set_scope = Span.scope.__set__  # type: ignore[attr-defined]
-
-
-def set_context(spans: list[Span], service: str, resource: Any, scope: str) -> None:
-    """Finish spans built before their resource and scope were known (the sliced OTLP reader
-    converts a document's spans before it has parsed the objects around them). Only for spans
-    just built with :func:`make_span` that nobody else has seen yet."""
-    for span in spans:
-        _set_service(span, service)
-        _set_resource(span, resource)
-        _set_scope(span, scope)
 
 
 class TraceSet:

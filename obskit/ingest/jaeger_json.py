@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.ingest.assemble import TraceSet, make_span
+from obskit.ingest.assemble import TraceSet
 from obskit.ingest.values import (
     KIND_BY_WORD,
     REF_TYPES,
@@ -37,7 +37,7 @@ from obskit.ingest.values import (
     to_signed_int,
     trace_id,
 )
-from obskit.model import Event, Reference, RefType, SpanKind, StatusCode, TraceWarning
+from obskit.model import Event, Reference, RefType, Span, SpanKind, StatusCode, TraceWarning
 
 # Tags that become span fields and so leave the attributes.
 _FIELD_TAGS = frozenset(
@@ -172,7 +172,7 @@ def _span(
     for text in expect_list(get("warnings"), "warnings"):
         warnings.setdefault((tid, str(text)), []).append(sid)
     start = start_us * 1000
-    return make_span(
+    return Span(
         tid,
         sid,
         name,

@@ -15,10 +15,15 @@ and how :mod:`obskit.ingest.otlp_writer` writes them) become references again.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from obskit.ingest.assemble import TraceSet, make_reference, make_span, set_context
+import orjson
+from msgspec import Raw
+
+from obskit.ingest.assemble import TraceSet
+from obskit.ingest.deferred_attributes import DeferredAttributes
 from obskit.ingest.values import (
     HEX16,
     REF_TYPES,
@@ -50,9 +55,6 @@ from obskit.model import (
 )
 from obskit.model.span import EMPTY
 
-if TYPE_CHECKING:
-    from obskit.ingest.otlp_slices import Hollowed
-
 JAEGER_WARNINGS = "@jaeger@warnings"
 # Attributes Jaeger adds for itself; they are not the application's.
 _JAEGER_PRIVATE = (JAEGER_WARNINGS, "@jaeger@format")
@@ -79,29 +81,29 @@ def resource_spans_of(doc: Any, fmt: str) -> tuple[list[Any], str]:
     return expect_list(doc.get(key), key), key
 
 
-def read_document(doc: Any, fmt: str, out: TraceSet, hollowed: Hollowed | None = None) -> None:
+def read_document(doc: Any, fmt: str, out: TraceSet) -> None:
     """Convert one OTLP-shaped document (any of the formats above) into ``out``."""
     try:
         resource_spans, where = resource_spans_of(doc, fmt)
     except Bad as err:
         raise err.under("") from None
-    touched = read_resource_spans(resource_spans, where, out, hollowed)
+    touched = read_resource_spans(resource_spans, where, out)
     if fmt == "tempo-v2" and isinstance(doc, dict) and doc.get("status") == "PARTIAL":
-        message = doc.get("message")
-        reason = f": {message}" if isinstance(message, str) and message else ""
+        warning = partial_warning(doc.get("message"))
         for tid in touched:
-            out.warn(tid, TraceWarning("truncated", f"Tempo returned a partial trace{reason}"))
+            out.warn(tid, warning)
 
 
-def read_resource_spans(
-    resource_spans: list[Any], where: str, out: TraceSet, hollowed: Hollowed | None = None
-) -> list[str]:
-    """Convert a ``resourceSpans`` list; returns the trace ids it touched, in order.
+def partial_warning(message: Any) -> TraceWarning:
+    """Tempo's ``"status": "PARTIAL"``: the trace hit a limit and is cut off."""
+    reason = f": {message}" if isinstance(message, str) and message else ""
+    return TraceWarning("truncated", f"Tempo returned a partial trace{reason}")
 
-    With ``hollowed`` (see :mod:`obskit.ingest.otlp_slices`) the ``spans`` lists hold markers
-    for spans that were converted already; they get their resource and scope here."""
+
+def read_resource_spans(resource_spans: list[Any], where: str, out: TraceSet) -> list[str]:
+    """Convert a ``resourceSpans`` list; returns the trace ids it touched, in order."""
     touched: dict[str, None] = {}
-    convert = SpanConverter() if hollowed is None else hollowed.converter
+    convert = SpanConverter()
     for r, rs in enumerate(resource_spans):
         rpath = f"{where}[{r}]"
         try:
@@ -131,25 +133,16 @@ def read_resource_spans(
                     else ""
                 )
                 spans = expect_list(ss.get("spans"), "spans")
+                converted = convert.spans(spans, service, res, scope)
             except Bad as err:
                 raise err.under(spath) from None
-            if hollowed is not None:
-                converted = hollowed.take(spans)
-                set_context(converted, service, res, scope)
-            else:
-                try:
-                    converted = convert.spans(spans, service, res, scope)
-                except Bad as err:
-                    raise err.under(spath) from None
             touched.update(out.add_many(converted))
-    if hollowed is not None:
-        hollowed.check_all_taken()
-    _add_jaeger_warnings(convert.jaeger_warnings, out)
+    add_jaeger_warnings(convert.jaeger_warnings, out)
     return list(touched)
 
 
-_KINDS = tuple(SpanKind)  # OTLP kind number -> SpanKind
-assert all(int(kind) == number for number, kind in enumerate(_KINDS))
+KINDS = tuple(SpanKind)  # OTLP kind number -> SpanKind
+assert all(int(kind) == number for number, kind in enumerate(KINDS))
 # Caches share repeated strings (names, attribute keys and values) and integers between
 # spans: a 1M-span trace holds a few hundred distinct names but would otherwise hold a
 # million copies of each. Values unique per span (paths, ids) fill a key's cache to its cap,
@@ -157,6 +150,9 @@ assert all(int(kind) == number for number, kind in enumerate(_KINDS))
 _NAME_CACHE = 65_536
 _KEY_CACHE = 4_096
 _VALUE_CACHE = 1_024
+# Attribute texts this short ("[]", "null") are decoded at once.
+_SHORT_TEXT = 4
+_OPEN_LIST = ord("[")
 
 
 class SpanConverter:
@@ -168,9 +164,11 @@ class SpanConverter:
     Jaeger's own warnings found in attributes collect in ``jaeger_warnings``.
     """
 
-    __slots__ = ("_ints", "_keys", "_names", "_trace_ids", "jaeger_warnings")
+    __slots__ = ("_ints", "_keys", "_names", "_trace_ids", "defer_attributes", "jaeger_warnings")
 
-    def __init__(self) -> None:
+    def __init__(self, *, defer_attributes: bool = False) -> None:
+        # Only when the input holds no Jaeger private attribute keys (which must be seen now).
+        self.defer_attributes = defer_attributes
         self.jaeger_warnings: list[tuple[str, str, str]] = []
         self._trace_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
@@ -178,100 +176,163 @@ class SpanConverter:
         self._ints: dict[str, int] = {}
 
     def spans(self, items: list[Any], service: str, resource: Any, scope: str) -> list[Span]:
-        """Convert a ``spans`` list; a problem raises :class:`Bad` under ``spans[k]``."""
+        """Convert a ``spans`` list of dicts; a problem raises :class:`Bad` under ``spans[k]``."""
         converted: list[Span] = []
-        append = converted.append
-        trace_ids, names, attributes = self._trace_ids, self._names, self._attributes
-        hex16, kinds, new_span, new_ref = HEX16, _KINDS, make_span, make_reference
+        append, span = converted.append, self.span
         for k, sp in enumerate(items):
             try:
                 if type(sp) is not dict:
                     raise Bad("", f"expected a span object, got {show(sp)}")
                 get = sp.get
-                raw_tid = get("traceId")
-                tid = trace_ids.get(raw_tid) if type(raw_tid) is str else None
-                if tid is None:
-                    tid = self._trace_id(raw_tid)
-                sid = get("spanId")
-                if type(sid) is not str or not hex16(sid) or sid == ZERO16:
-                    sid = span_id(sid, "spanId")
-                start = get("startTimeUnixNano")
-                if type(start) is str and start.isdigit() and start.isascii():
-                    start = int(start)
-                else:
-                    start = 0 if start is None else to_int(start, "startTimeUnixNano")
-                end = get("endTimeUnixNano")
-                if type(end) is str and end.isdigit() and end.isascii():
-                    end = int(end)
-                else:
-                    end = 0 if end is None else to_int(end, "endTimeUnixNano")
-                if end < start:
-                    raise Bad("endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
-                name = get("name")
-                if type(name) is not str:
-                    name = expect_str(name, "name")
-                name = names.get(name) or self._name(name)
-                kind = get("kind")
-                kind = kinds[kind] if type(kind) is int and 0 <= kind <= 5 else otlp_kind(kind)
-                status = get("status")
-                code = _UNSET
-                message = ""
-                if status:
-                    if type(status) is not dict:
-                        raise Bad("status", f"expected an object, got {show(status)}")
-                    code = otlp_status(status.get("code"))
-                    message = expect_str(status.get("message"), "status.message")
-                parent = get("parentSpanId")
-                if parent is None or parent == "":
-                    refs: tuple[Reference, ...] = ()
-                else:
-                    if type(parent) is not str or not hex16(parent):
-                        parent = parent_id(parent) or ZERO16
-                    refs = () if parent == ZERO16 else (new_ref(_CHILD_OF, tid, parent),)
-                raw_attrs = get("attributes")
-                attrs = attributes(raw_attrs) if raw_attrs else EMPTY
-                if attrs and ("@jaeger@warnings" in attrs or "@jaeger@format" in attrs):
-                    attrs = dict(attrs)
-                    for text in _strings(attrs.get(JAEGER_WARNINGS)):
-                        self.jaeger_warnings.append((tid, sid, text))
-                    for key in _JAEGER_PRIVATE:
-                        attrs.pop(key, None)
-                raw_events = get("events")
-                events = _events(raw_events) if raw_events else ()
-                raw_links = get("links")
-                links: tuple[Link, ...] = ()
-                if raw_links:
-                    links, extra_refs = _links(raw_links)
-                    if extra_refs:
-                        refs = refs + extra_refs
+                append(
+                    span(
+                        get("traceId"),
+                        get("spanId"),
+                        get("parentSpanId"),
+                        get("name"),
+                        get("kind"),
+                        get("startTimeUnixNano"),
+                        get("endTimeUnixNano"),
+                        get("attributes"),
+                        get("events"),
+                        get("links"),
+                        get("status"),
+                        service,
+                        resource,
+                        scope,
+                    )
+                )
             except Bad as err:
                 raise err.under(f"spans[{k}]") from None
-            append(
-                new_span(
-                    tid,
-                    sid,
-                    name,
-                    service,
-                    start,
-                    end,
-                    kind,
-                    code,
-                    message,
-                    refs,
-                    MappingProxyType(attrs) if attrs else EMPTY,
-                    resource,
-                    events,
-                    links,
-                    scope,
-                )
-            )
         return converted
 
-    def _trace_id(self, raw: Any) -> str:
+    def span(
+        self,
+        raw_tid: Any,
+        sid: Any,
+        parent: Any,
+        name: Any,
+        kind: Any,
+        start: Any,
+        end: Any,
+        raw_attrs: Any,
+        raw_events: Any,
+        raw_links: Any,
+        status: Any,
+        service: str,
+        resource: Any,
+        scope: str,
+    ) -> Span:
+        """One span from its OTLP/JSON fields (parsed JSON values; ``raw_attrs`` may also be
+        the attributes' undecoded JSON text, see :class:`DeferredAttributes`)."""
+        tid = self._trace_ids.get(raw_tid) if type(raw_tid) is str else None
+        if tid is None:
+            tid = self.trace_id(raw_tid)
+        if type(sid) is not str or not HEX16(sid) or sid == ZERO16:
+            sid = span_id(sid, "spanId")
+        if type(start) is str and start.isdigit() and start.isascii():
+            start = int(start)
+        else:
+            start = 0 if start is None else to_int(start, "startTimeUnixNano")
+        if type(end) is str and end.isdigit() and end.isascii():
+            end = int(end)
+        else:
+            end = 0 if end is None else to_int(end, "endTimeUnixNano")
+        if end < start:
+            raise Bad("endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
+        if type(name) is not str:
+            name = expect_str(name, "name")
+        name = self._names.get(name) or self._name(name)
+        kind = KINDS[kind] if type(kind) is int and 0 <= kind <= 5 else otlp_kind(kind)
+        code = _UNSET
+        message = ""
+        if status:
+            if type(status) is not dict:
+                raise Bad("status", f"expected an object, got {show(status)}")
+            code = otlp_status(status.get("code"))
+            message = expect_str(status.get("message"), "status.message")
+        if parent is None or parent == "":
+            refs: tuple[Reference, ...] = ()
+        else:
+            if type(parent) is not str or not HEX16(parent):
+                parent = parent_id(parent) or ZERO16
+            refs = () if parent == ZERO16 else (Reference(_CHILD_OF, tid, parent),)
+        if type(raw_attrs) is Raw:
+            attrs = self.attributes_text(raw_attrs, tid, sid)
+        else:
+            attrs = self._own_attributes(raw_attrs, tid, sid) if raw_attrs else EMPTY
+        events = self.events(raw_events) if raw_events else ()
+        links: tuple[Link, ...] = ()
+        if raw_links:
+            links, extra_refs = _links(raw_links)
+            if extra_refs:
+                refs = refs + extra_refs
+        return Span(
+            tid,
+            sid,
+            name,
+            service,
+            start,
+            end,
+            kind,
+            code,
+            message,
+            refs,
+            attrs,
+            resource,
+            events,
+            links,
+            scope,
+        )
+
+    def attributes_text(self, raw: Raw, tid: str, sid: str) -> Mapping[str, Any]:
+        """Attributes still as JSON text (a view into the input): kept that way until someone
+        reads them (see :mod:`obskit.ingest.deferred_attributes`), unless they are short
+        ("[]", "null"), not a list, or Jaeger's private keys may be among them (which become
+        warnings now)."""
+        text = memoryview(raw)
+        if self.defer_attributes and len(text) > _SHORT_TEXT and text[0] == _OPEN_LIST:
+            return DeferredAttributes(raw, sid)
+        try:
+            items = orjson.loads(text) if text else None
+        except orjson.JSONDecodeError as err:
+            raise Bad("attributes", f"invalid JSON: {err}") from None
+        return self._own_attributes(items, tid, sid) if items else EMPTY
+
+    def _own_attributes(self, items: Any, tid: str, sid: str) -> Mapping[str, Any]:
+        """The span's attributes without Jaeger's private keys, which become warnings."""
+        attrs = self._attributes(items)
+        if not attrs:
+            return EMPTY
+        if "@jaeger@warnings" in attrs or "@jaeger@format" in attrs:
+            for text in _strings(attrs.get(JAEGER_WARNINGS)):
+                self.jaeger_warnings.append((tid, sid, text))
+            for key in _JAEGER_PRIVATE:
+                attrs.pop(key, None)
+        return MappingProxyType(attrs) if attrs else EMPTY
+
+    def trace_id(self, raw: Any) -> str:
+        """The normal form of a ``traceId`` value (cached per document)."""
+        if type(raw) is str:
+            tid = self._trace_ids.get(raw)
+            if tid is not None:
+                return tid
         tid = trace_id(raw, "traceId")
         if type(raw) is str and len(self._trace_ids) < _NAME_CACHE:
             self._trace_ids[raw] = tid
         return tid
+
+    def shared_names(self, names: list[str]) -> list[str]:
+        """The names, each repeated one shared (see the caches above)."""
+        cache = self._names
+        if len(cache) >= _NAME_CACHE:
+            return names
+        shared = cache.setdefault
+        return [shared(name, name) for name in names]
+
+    @staticmethod
+    def events(raw: Any) -> tuple[Event, ...]:
+        return _events(raw)
 
     def _name(self, name: str) -> str:
         if len(self._names) < _NAME_CACHE:
@@ -373,7 +434,7 @@ def _links(raw: Any) -> tuple[tuple[Link, ...], tuple[Reference, ...]]:
     return tuple(links), tuple(refs)
 
 
-def _add_jaeger_warnings(found: list[tuple[str, str, str]], out: TraceSet) -> None:
+def add_jaeger_warnings(found: list[tuple[str, str, str]], out: TraceSet) -> None:
     """Jaeger's ``@jaeger@warnings`` (clock skew and friends), one warning per distinct text."""
     by_text: dict[tuple[str, str], list[str]] = {}
     for tid, sid, text in found:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from obskit.errors import InputError
-from obskit.ingest.assemble import TraceSet, make_span
+from obskit.ingest.assemble import TraceSet
 from obskit.ingest.otlp_json import REF_TYPE_ATTRIBUTE
 from obskit.ingest.values import (
     REF_TYPES,
@@ -22,7 +22,7 @@ from obskit.ingest.values import (
     otlp_status,
     service_name,
 )
-from obskit.model import Event, Link, Reference, RefType, TraceWarning
+from obskit.model import Event, Link, Reference, RefType, Span, TraceWarning
 from obskit.model.span import EMPTY
 
 
@@ -113,7 +113,7 @@ def _span(sp: Any, service: str, resource: Any, scope: str, warnings: list[Any])
             extra.append(Reference(ref_type, ltid, lsid))  # type: ignore[arg-type]
         else:
             links.append(Link(ltid, lsid, freeze(lattrs)))  # type: ignore[arg-type]
-    return make_span(
+    return Span(
         tid,
         sid,
         sp.name,

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
 
 from obskit.errors import InputError
-from obskit.ingest.otlp_slices import looks_sliceable
 from obskit.ingest.payload import Payload, load_json
 from obskit.ingest.values import one_line
 
@@ -31,6 +31,11 @@ BINARY_FORMATS = frozenset({"otlp-proto", "otlp-proto-framed"})
 OTLP_SHAPED_FORMATS = frozenset({"otlp-json", "jaeger-api-v3", "tempo-v1", "tempo-v2"})
 # Formats whose documents may also come one per line.
 LINE_FORMATS = frozenset({"otlp-jsonl", "otlp-json", "jaeger-api-v3"})
+
+# From this size an OTLP-shaped document goes to the fast reader (obskit.ingest.otlp_structs)
+# unparsed; below it, parsing it here to learn its format costs little.
+FAST_MIN_BYTES = 64 << 10
+_OTLP_START = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(?:resourceSpans|result|batches|trace)"').match
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -113,14 +118,14 @@ class Sniffed:
 
     def __init__(self, fmt: str, mode: str, doc: Any = None, has_doc: bool = False) -> None:
         self.fmt = fmt
-        self.mode = mode  # "doc", "lines", "binary" or "big" (unparsed, read in slices)
+        self.mode = mode  # "doc", "lines", "binary" or "fast" (unparsed, for the fast reader)
         self.doc = doc
         self.has_doc = has_doc
 
 
-def sniff_payload(payload: Payload, *, slices: bool = False) -> Sniffed:
-    """How to read ``payload``. With ``slices``, a big OTLP-shaped document is not parsed
-    here: it comes back unparsed in mode ``"big"`` (see :mod:`obskit.ingest.otlp_slices`)."""
+def sniff_payload(payload: Payload, *, fast: bool = False) -> Sniffed:
+    """How to read ``payload``. With ``fast``, a big OTLP-shaped document is not parsed here:
+    it comes back unparsed in mode ``"fast"`` (see :mod:`obskit.ingest.otlp_structs`)."""
     head = payload.head
     stripped = head.lstrip()
     if not stripped:
@@ -129,8 +134,8 @@ def sniff_payload(payload: Payload, *, slices: bool = False) -> Sniffed:
         body = data.lstrip()
         if not body:
             raise InputError("the input is empty: no trace data")
-        if slices and looks_sliceable(data):
-            return Sniffed("", "big", data, True)
+        if fast and looks_otlp_shaped(data):
+            return Sniffed("", "fast", data, True)
         if body[:1] in (b"{", b"["):
             try:
                 doc = orjson.loads(data)
@@ -143,10 +148,10 @@ def sniff_payload(payload: Payload, *, slices: bool = False) -> Sniffed:
     first = stripped[:1]
     if first == b"{":
         more: bool | None = None
-        if slices and looks_sliceable(head):
+        if fast and looks_otlp_shaped(head):
             more = payload.more_lines_follow()
             if not more:
-                return Sniffed("", "big", head, True)
+                return Sniffed("", "fast", head, True)
         try:
             doc = orjson.loads(head)
         except orjson.JSONDecodeError:
@@ -156,8 +161,8 @@ def sniff_payload(payload: Payload, *, slices: bool = False) -> Sniffed:
                 return Sniffed(_line_format(doc), "lines", doc, True)
             return Sniffed(sniff_document(doc), "doc", doc, True)
         data = payload.read_all()
-        if slices and looks_sliceable(data):
-            return Sniffed("", "big", data, True)
+        if fast and looks_otlp_shaped(data):
+            return Sniffed("", "fast", data, True)
         doc = load_json(data)
         return Sniffed(sniff_document(doc), "doc", doc, True)
     if first == b"[":
@@ -165,6 +170,11 @@ def sniff_payload(payload: Payload, *, slices: bool = False) -> Sniffed:
         return Sniffed(sniff_document(doc), "doc", doc, True)
     data = payload.read_all()
     return Sniffed(sniff_binary(data), "binary", data, True)
+
+
+def looks_otlp_shaped(data: bytes) -> bool:
+    """Is ``data`` big and, by its first key, an OTLP-shaped JSON object?"""
+    return len(data) >= FAST_MIN_BYTES and _OTLP_START(data) is not None
 
 
 def _line_format(doc: Any) -> str:

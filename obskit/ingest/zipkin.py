@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from obskit.ingest.assemble import TraceSet, make_span
+from obskit.ingest.assemble import TraceSet
 from obskit.ingest.values import (
     Bad,
     expect_dict,
@@ -39,7 +39,7 @@ from obskit.ingest.values import (
     to_int,
     trace_id,
 )
-from obskit.model import Event, Reference, RefType, SpanKind, StatusCode, TraceWarning
+from obskit.model import Event, Reference, RefType, Span, SpanKind, StatusCode, TraceWarning
 
 _KINDS = {
     "CLIENT": SpanKind.CLIENT,
@@ -291,7 +291,7 @@ def _make(raw: _Raw, tid: str, parent: str | None, start_us: int) -> Any:
         message = error if isinstance(error, str) and error not in ("", "true") else ""
     refs = (Reference(RefType.CHILD_OF, tid, parent),) if parent else ()
     events = tuple(Event(t * 1000, value) for t, value in raw.annotations)
-    return make_span(
+    return Span(
         tid,
         raw.new_id,
         raw.name,

@@ -1,4 +1,4 @@
-"""The one internal trace model. Frozen dataclasses, no I/O."""
+"""The one internal trace model. Frozen records, no I/O."""
 
 from obskit.model.kinds import RefType, SpanKind, StatusCode
 from obskit.model.span import Event, Link, Reference, Span

@@ -11,44 +11,39 @@ Conventions every reader guarantees:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from msgspec import Struct
 
 from obskit.model.kinds import RefType, SpanKind, StatusCode
 
 EMPTY: Mapping[str, Any] = MappingProxyType({})
 
-
-def _empty() -> Mapping[str, Any]:
-    # Python 3.11 rejects an unhashable (mappingproxy) default; a factory returning the one
-    # shared read-only empty mapping keeps the semantics.
-    return EMPTY
+# Frozen msgspec structs rather than frozen dataclasses: the same immutable records (equality
+# by fields, keyword or positional construction, ``msgspec.structs.replace``), built about
+# three times faster, which a reader creating a million spans feels. They are never encoded.
 
 
-@dataclass(frozen=True, slots=True)
-class Reference:
+class Reference(Struct, frozen=True):
     ref_type: RefType
     trace_id: str
     span_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(Struct, frozen=True):
     time_ns: int
     name: str
-    attributes: Mapping[str, Any] = field(default_factory=_empty)
+    attributes: Mapping[str, Any] = EMPTY
 
 
-@dataclass(frozen=True, slots=True)
-class Link:
+class Link(Struct, frozen=True):
     trace_id: str
     span_id: str
-    attributes: Mapping[str, Any] = field(default_factory=_empty)
+    attributes: Mapping[str, Any] = EMPTY
 
 
-@dataclass(frozen=True, slots=True)
-class Span:
+class Span(Struct, frozen=True):
     trace_id: str
     span_id: str
     name: str
@@ -59,10 +54,10 @@ class Span:
     status: StatusCode = StatusCode.UNSET
     status_message: str = ""
     references: tuple[Reference, ...] = ()
-    attributes: Mapping[str, Any] = field(default_factory=_empty)
-    resource: Mapping[str, Any] = field(default_factory=_empty)
+    attributes: Mapping[str, Any] = EMPTY
+    resource: Mapping[str, Any] = EMPTY
     events: tuple[Event, ...] = ()
-    links: tuple[Link, ...] = field(default=())
+    links: tuple[Link, ...] = ()
     scope: str = ""
 
     @property

@@ -21,8 +21,7 @@ from __future__ import annotations
 import random
 from types import MappingProxyType
 
-from obskit.ingest.assemble import make_span
-from obskit.model import Reference, RefType, SpanKind, StatusCode, Trace
+from obskit.model import Reference, RefType, Span, SpanKind, StatusCode, Trace
 
 BASE = 1_700_000_000_000_000_000
 MS = 1_000_000
@@ -124,7 +123,7 @@ def demo_trace(
     ):
         refs = (Reference(CHILD, trace_id, SPAN_IDS[parent]),) if parent else ()
         spans.append(
-            make_span(
+            Span(
                 trace_id,
                 SPAN_IDS[number],
                 name,

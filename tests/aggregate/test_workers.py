@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import replace
+from msgspec.structs import replace
 from pathlib import Path
 
 import orjson
