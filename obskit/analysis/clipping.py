@@ -95,7 +95,7 @@ class Projection:
                     "skew",
                     f"{len(self.skewed)} span(s) start before their parent (clock skew?); "
                     "their start was moved to the parent's",
-                    tuple(ids[i] for i in self.skewed),
+                    tuple([ids[i] for i in self.skewed]),
                 )
             )
         if self.clipped:
@@ -104,7 +104,7 @@ class Projection:
                     "clipped",
                     f"{len(self.clipped)} span(s) end after their parent; "
                     "their end was clipped to the parent's",
-                    tuple(ids[i] for i in self.clipped),
+                    tuple([ids[i] for i in self.clipped]),
                 )
             )
         if self.dropped:
@@ -113,7 +113,7 @@ class Projection:
                     "dropped",
                     f"{len(self.dropped)} span(s) dropped from the critical path: "
                     "they (or an ancestor) lie outside their parent's time",
-                    tuple(ids[i] for i in self.dropped),
+                    tuple([ids[i] for i in self.dropped]),
                 )
             )
         return found

@@ -12,11 +12,11 @@ input anyway; copying each text out would cost as much again).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
 import orjson
-from msgspec import Raw
+from msgspec import Raw, Struct
 
 from obskit.errors import InputError
 from obskit.ingest.values import Bad, key_values
@@ -25,55 +25,65 @@ from obskit.ingest.values import Bad, key_values
 Buffer = bytes | Raw
 
 
-class DeferredAttributes(Mapping[str, Any]):
-    """A read-only mapping decoded from an OTLP ``attributes`` JSON array on first use."""
+class DeferredAttributes(Struct, gc=False):
+    """A read-only mapping decoded from an OTLP ``attributes`` JSON array on first use.
 
-    __slots__ = ("_items", "_span_id", "_text")
+    A struct the garbage collector does not track (it can hold no reference cycle), like the
+    spans themselves: a million tracked objects would make each full collection scan them all.
+    Registered as a :class:`~collections.abc.Mapping`, with that interface spelled out.
+    """
 
-    def __init__(self, text: Buffer, span_id: str) -> None:
-        self._text: Buffer | None = text
-        self._span_id = span_id
-        self._items: dict[str, Any] | None = None
+    text: Buffer | None
+    span_id: str
+    decoded: dict[str, Any] | None = None
 
-    def _decoded(self) -> dict[str, Any]:
-        items = self._items
+    def _items(self) -> dict[str, Any]:
+        items = self.decoded
         if items is None:
             try:
-                items = key_values(orjson.loads(memoryview(self._text or b"[]")), "attributes")
+                items = key_values(orjson.loads(memoryview(self.text or b"[]")), "attributes")
             except Bad as err:
-                raise InputError(f"span {self._span_id}: {err}") from None
+                raise InputError(f"span {self.span_id}: {err}") from None
             except orjson.JSONDecodeError as err:
-                raise InputError(f"span {self._span_id}: attributes: invalid JSON: {err}") from None
+                raise InputError(f"span {self.span_id}: attributes: invalid JSON: {err}") from None
             except RecursionError:
                 raise InputError(
-                    f"span {self._span_id}: attribute values are nested too deeply"
+                    f"span {self.span_id}: attribute values are nested too deeply"
                 ) from None
-            self._items, self._text = items, None
+            self.decoded, self.text = items, None
         return items
 
     def __getitem__(self, key: str) -> Any:
-        return self._decoded()[key]
+        return self._items()[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._decoded().get(key, default)
+        return self._items().get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._decoded()
+        return key in self._items()
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._decoded())
+        return iter(self._items())
 
     def __len__(self) -> int:
-        return len(self._decoded())
+        return len(self._items())
 
-    def items(self):  # type: ignore[no-untyped-def, override]
-        return self._decoded().items()
+    def keys(self) -> KeysView[str]:
+        return self._items().keys()
 
-    def keys(self):  # type: ignore[no-untyped-def, override]
-        return self._decoded().keys()
+    def items(self) -> ItemsView[str, Any]:
+        return self._items().items()
 
-    def values(self):  # type: ignore[no-untyped-def, override]
-        return self._decoded().values()
+    def values(self) -> ValuesView[Any]:
+        return self._items().values()
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Mapping):
+            return self._items() == dict(other.items())
+        return NotImplemented
 
     def __repr__(self) -> str:
-        return repr(self._decoded())
+        return repr(self._items())
+
+
+Mapping.register(DeferredAttributes)

@@ -320,10 +320,17 @@ def key_values(items: Any, field: str) -> dict[str, Any]:
         if type(key) is not str:
             raise Bad(f"{field}[{i}].key", f"expected a string, got {show(key)}")
         raw = item.get("value")
-        # The common case first: {"stringValue": "..."}.
-        if type(raw) is dict and type(raw.get("stringValue")) is str and len(raw) == 1:
-            out[key] = raw["stringValue"]
-        elif raw is None:
+        # The common cases first: {"stringValue": "..."}, {"intValue": "<digits>"}.
+        if type(raw) is dict and len(raw) == 1:
+            value = raw.get("stringValue")
+            if type(value) is str:
+                out[key] = value
+                continue
+            value = raw.get("intValue")
+            if type(value) is str and value.isdigit() and value.isascii():
+                out[key] = int(value)
+                continue
+        if raw is None:
             out[key] = None
         else:
             out[key] = any_value(raw, f"{field}[{i}].value")

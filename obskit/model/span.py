@@ -25,25 +25,25 @@ EMPTY: Mapping[str, Any] = MappingProxyType({})
 # three times faster, which a reader creating a million spans feels. They are never encoded.
 
 
-class Reference(Struct, frozen=True):
+class Reference(Struct, frozen=True, gc=False):
     ref_type: RefType
     trace_id: str
     span_id: str
 
 
-class Event(Struct, frozen=True):
+class Event(Struct, frozen=True, gc=False):
     time_ns: int
     name: str
     attributes: Mapping[str, Any] = EMPTY
 
 
-class Link(Struct, frozen=True):
+class Link(Struct, frozen=True, gc=False):
     trace_id: str
     span_id: str
     attributes: Mapping[str, Any] = EMPTY
 
 
-class Span(Struct, frozen=True):
+class Span(Struct, frozen=True, gc=False):
     trace_id: str
     span_id: str
     name: str
