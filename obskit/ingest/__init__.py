@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 from obskit.errors import InputError
 from obskit.gcpause import gc_paused
 from obskit.ingest.assemble import TouchedTraceSet, TraceSet, build_trace, pick_trace
+from obskit.ingest.otlp_structs import read_bytes
 from obskit.ingest.payload import Payload, load_json
 from obskit.ingest.sniff import (
     BINARY_FORMATS,
@@ -133,8 +134,6 @@ def _read_fast(sniffed: Sniffed, fmt: str | None, out: TraceSet) -> Sniffed:
     """An OTLP-shaped document left unparsed by the sniffer: read by the fast struct reader
     (:mod:`obskit.ingest.otlp_structs`), or, when it cannot be, parsed whole. Returns what is
     left to do: nothing (mode ``"read"``) or reading the parsed document (mode ``"doc"``)."""
-    from obskit.ingest.otlp_structs import read_bytes
-
     raw: bytes = sniffed.doc
     sniffed.doc = None
     scratch = TraceSet(only=out.only)
@@ -204,6 +203,8 @@ def _read_binary(data: bytes, fmt: str, out: TraceSet) -> None:
 
 
 _SKIPPED_SIGNALS = ("resourceMetrics", "resourceLogs", "resourceProfiles")
+# What a line may hold: an OTLP object, or a chunk of a Jaeger api_v3 stream.
+_LINE_DOCUMENTS = frozenset({"otlp-json", "jaeger-api-v3"})
 
 
 def _read_lines(
@@ -242,10 +243,10 @@ def _read_line(number: int, line: bytes, parsed: Any, out: TraceSet) -> None:
     where = f"line {number}"
     if parsed is not None:
         doc = parsed
-    elif not line.strip():
+    elif not line.strip() or read_bytes(line, out, _LINE_DOCUMENTS) is not None:
         return
     else:
-        doc = load_json(line, where)
+        doc = load_json(line, where)  # and the careful way, which names any problem
     if not isinstance(doc, dict):
         raise InputError(f"{where}: expected a JSON object, got {type(doc).__name__}")
     if "resourceSpans" in doc:

@@ -105,6 +105,10 @@ class TouchedTraceSet(TraceSet):
         self.touched.update(tids)
         return tids
 
+    def absorb(self, other: TraceSet) -> None:
+        super().absorb(other)
+        self.touched.update(other.seen)
+
 
 def build_trace(trace_id: str, spans: list[Span], warnings: list[TraceWarning]) -> Trace:
     if len(spans) == JAEGER_ES_MAX_DOC_COUNT:

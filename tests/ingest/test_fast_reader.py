@@ -11,17 +11,19 @@ from types import MappingProxyType
 import orjson
 import pytest
 
+import obskit.ingest.otlp_structs as structs
 import obskit.ingest.sniff as sniff
 from obskit.errors import InputError
 from obskit.ingest import read_trace, read_traces
 from obskit.ingest.deferred_attributes import DeferredAttributes
+from obskit.ingest.otlp_columns import span_columns
 from obskit.ingest.otlp_writer import trace_to_otlp
 from obskit.model import Event, Link, Reference, RefType, Span, SpanKind, Trace
 
 TID = "5b8efff798038103d269b633813fc60c"
 
 
-def random_trace(n: int, seed: int) -> Trace:
+def random_trace(n: int, seed: int, links: bool = True) -> Trace:
     rng = random.Random(seed)
     spans: list[Span] = []
     for i in range(n):
@@ -30,7 +32,7 @@ def random_trace(n: int, seed: int) -> Trace:
         )
         links = tuple(
             Link("ab" * 16, f"{rng.getrandbits(63) | 1:016x}", MappingProxyType({"k": "v"}))
-            for _ in range(rng.randrange(3))
+            for _ in range(rng.randrange(3) if links else 0)
         )
         spans.append(
             Span(
@@ -52,8 +54,8 @@ def random_trace(n: int, seed: int) -> Trace:
     return Trace(TID, tuple(spans))
 
 
-def documents(jaeger_private: bool = True) -> list[bytes]:
-    doc = trace_to_otlp(random_trace(120, 1))
+def documents(jaeger_private: bool = True, links: bool = True) -> list[bytes]:
+    doc = trace_to_otlp(random_trace(120, 1, links))
     doc["resourceSpans"].insert(0, {"resource": {}, "scopeSpans": [{"spans": []}]})
     if jaeger_private:  # Jaeger's own attribute keys, which become warnings
         doc["resourceSpans"][1]["scopeSpans"][0]["spans"][0]["attributes"] = [
@@ -77,8 +79,9 @@ def documents(jaeger_private: bool = True) -> list[bytes]:
     ]
 
 
-def fast(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Trace]:
+def fast(data: bytes, monkeypatch: pytest.MonkeyPatch, columns_from: int = 0) -> list[Trace]:
     monkeypatch.setattr(sniff, "FAST_MIN_BYTES", 0)
+    monkeypatch.setattr(structs, "COLUMNS_FROM", columns_from)
     return list(read_traces(data))
 
 
@@ -87,11 +90,15 @@ def careful(data: bytes, monkeypatch: pytest.MonkeyPatch) -> list[Trace]:
     return list(read_traces(data))
 
 
+# Lists without links are converted a column at a time (obskit.ingest.otlp_columns); with
+# links, or below COLUMNS_FROM spans, span by span.
+@pytest.mark.parametrize("columns_from", [0, 1 << 30])
+@pytest.mark.parametrize("links", [True, False])
 @pytest.mark.parametrize("index", range(6))
-def test_fast_reader_gives_the_careful_result(monkeypatch, index: int) -> None:
-    data = documents()[index]
+def test_fast_reader_gives_the_careful_result(monkeypatch, index, links, columns_from) -> None:
+    data = documents(links=links)[index]
     expected = careful(data, monkeypatch)
-    got = fast(data, monkeypatch)
+    got = fast(data, monkeypatch, columns_from)
     assert got == expected
     assert sum(len(t) for t in got) == 120
     assert any(w.message == "Jaeger: clock skew adjusted" for t in got for w in t.warnings)
@@ -102,9 +109,18 @@ def test_fast_reader_is_really_used(monkeypatch, index: int) -> None:
     def no_careful_parse(*args, **kwargs):
         raise AssertionError("fell back to the careful parse")
 
+    columns: list[int] = []
+
+    def counted(*args):
+        spans = span_columns(*args)
+        columns.append(0 if spans is None else len(spans))
+        return spans
+
     monkeypatch.setattr("obskit.ingest.load_json", no_careful_parse)
-    traces = fast(documents(jaeger_private=False)[index], monkeypatch)
+    monkeypatch.setattr(structs, "span_columns", counted)
+    traces = fast(documents(jaeger_private=False, links=False)[index], monkeypatch)
     assert sum(len(t) for t in traces) == 120
+    assert sum(columns) == 120  # every list went a column at a time
     deferred = [s for t in traces for s in t.spans if isinstance(s.attributes, DeferredAttributes)]
     assert len(deferred) == 120
 
@@ -154,3 +170,18 @@ def test_a_malformed_attribute_is_reported_when_read(monkeypatch) -> None:
     assert str(err.value) == (
         f"span {span['spanId']}: attributes[1].value.intValue: expected an integer, got 'twelve'"
     )
+
+
+@pytest.mark.parametrize("window", [None, 2])
+def test_json_lines_read_alike(monkeypatch, window) -> None:
+    lines = [
+        orjson.dumps(trace_to_otlp(random_trace(30, seed, links=seed % 2 == 0)))
+        for seed in range(4)
+    ]
+    lines.insert(2, orjson.dumps({"resourceMetrics": []}))
+    lines.append(orjson.dumps({"result": trace_to_otlp(random_trace(5, 9))}))
+    data = b"\n".join(lines) + b"\n"
+    fast_lines = list(read_traces(data, window=window))
+    monkeypatch.setattr("obskit.ingest.read_bytes", lambda *args: None)
+    assert fast_lines == list(read_traces(data, window=window))
+    assert sum(len(t) for t in fast_lines) == 125
