@@ -56,8 +56,10 @@ class _ResourceSpans(Struct):
 
 
 class _Batches(Struct):
-    resourceSpans: list[_ResourceSpans] | UnsetType | None = UNSET
-    batches: list[_ResourceSpans] | UnsetType | None = UNSET
+    # Each resource's spans are decoded and converted in turn, so the structs of only one
+    # resource exist at a time (and their memory is reused for the next).
+    resourceSpans: list[Raw] | UnsetType | None = UNSET
+    batches: list[Raw] | UnsetType | None = UNSET
 
 
 class _Document(_Batches):
@@ -69,6 +71,7 @@ class _Document(_Batches):
 
 
 _DECODER = msgspec.json.Decoder(_Document)
+_RESOURCE_DECODER = msgspec.json.Decoder(_ResourceSpans)
 # From this many spans in a list, converting it a column at a time pays for its fixed cost.
 COLUMNS_FROM = 32
 _FAILURES = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError)
@@ -90,7 +93,7 @@ def read_bytes(data: bytes, out: TraceSet, formats: frozenset[str] | None = None
     converter = SpanConverter(defer_attributes=b"@jaeger@" not in data)
     try:
         touched = _read_resource_spans(resource_spans or [], converter, scratch)
-    except (Bad, RecursionError):
+    except (Bad, RecursionError, *_FAILURES):
         return None
     add_jaeger_warnings(converter.jaeger_warnings, scratch)
     if fmt == "tempo-v2" and doc.status == "PARTIAL":
@@ -101,7 +104,7 @@ def read_bytes(data: bytes, out: TraceSet, formats: frozenset[str] | None = None
     return fmt
 
 
-def _resource_spans(doc: _Document) -> tuple[str, list[_ResourceSpans] | None] | None:
+def _resource_spans(doc: _Document) -> tuple[str, list[Raw] | None] | None:
     """The format and the ``resourceSpans`` list, by the sniffer's order of keys."""
     if doc.resourceSpans is not UNSET:
         return "otlp-json", doc.resourceSpans
@@ -121,11 +124,12 @@ def _resource_spans(doc: _Document) -> tuple[str, list[_ResourceSpans] | None] |
 
 
 def _read_resource_spans(
-    resource_spans: list[_ResourceSpans], converter: SpanConverter, out: TraceSet
+    resource_spans: list[Raw], converter: SpanConverter, out: TraceSet
 ) -> dict[str, None]:
     touched: dict[str, None] = {}
     span = converter.span
-    for rs in resource_spans:
+    for raw in resource_spans:
+        rs = _RESOURCE_DECODER.decode(raw)
         resource = rs.resource
         attrs = (
             key_values(expect_dict(resource, "resource").get("attributes"), "resource.attributes")
@@ -152,6 +156,6 @@ def _read_resource_spans(
             )
             if spans is None:  # not the common case: span by span, which names any problem
                 spans = [span(*astuple(sp), service, res, scope) for sp in items]
-            ss.spans = items = None  # the structs can go as soon as their spans exist
+            ss.spans = items = None
             touched.update(out.add_many(spans))
     return touched
