@@ -379,3 +379,21 @@ def test_partial_tempo_trace_is_analysed_with_a_warning() -> None:
     assert f"  ! {line}\n" in text.stdout
     assert as_json.exit_code == 0
     assert f"Warning: {line}\n" in as_json.stderr
+
+
+def test_malformed_attribute_in_a_big_file_is_one_line(tmp_path: Path) -> None:
+    # Big OTLP JSON keeps attributes as text until read (obskit.ingest.deferred_attributes): a
+    # malformed one still ends in one line and exit code 2, when the analysis names the callee.
+    doc = trace_to_otlp(traces.checkout())
+    spans = [sp for rs in doc["resourceSpans"] for ss in rs["scopeSpans"] for sp in ss["spans"]]
+    charge = next(sp for sp in spans if sp["name"] == "POST /charge")
+    charge["attributes"][1]["value"] = {"intValue": "eighty"}
+    spans[0]["attributes"] = [{"key": "padding", "value": {"stringValue": "x" * 70_000}}]
+    trace_file = tmp_path / "big.json"
+    trace_file.write_bytes(orjson.dumps(doc))
+    result = run("--file", str(trace_file))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        f"Error: span {charge['spanId']}: attributes[1].value.intValue: expected an integer, "
+        "got 'eighty'\n"
+    )
