@@ -15,8 +15,9 @@ from __future__ import annotations
 from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
+import msgspec
 import orjson
-from msgspec import Raw, Struct
+from msgspec import UNSET, Raw, Struct, UnsetType
 
 from obskit.errors import InputError
 from obskit.ingest.values import Bad, key_values
@@ -40,8 +41,11 @@ class DeferredAttributes(Struct, gc=False):
     def _items(self) -> dict[str, Any]:
         items = self.decoded
         if items is None:
+            text = self.text or b"[]"
             try:
-                items = key_values(orjson.loads(memoryview(self.text or b"[]")), "attributes")
+                items = _plain_items(text)
+                if items is None:
+                    items = key_values(orjson.loads(memoryview(text)), "attributes")
             except Bad as err:
                 raise InputError(f"span {self.span_id}: {err}") from None
             except orjson.JSONDecodeError as err:
@@ -87,3 +91,39 @@ class DeferredAttributes(Struct, gc=False):
 
 
 Mapping.register(DeferredAttributes)
+
+
+class _PlainValue(Struct, forbid_unknown_fields=True, gc=False):
+    stringValue: str | UnsetType = UNSET
+    intValue: str | UnsetType = UNSET
+
+
+class _PlainAttribute(Struct, gc=False):
+    key: str
+    value: _PlainValue | None = None
+
+
+_PLAIN_DECODER = msgspec.json.Decoder(list[_PlainAttribute])
+
+
+def _plain_items(text: Buffer) -> dict[str, Any] | None:
+    """The common case, decoded by msgspec: every value a string or a decimal integer (as
+    ``key_values`` gives it); None for anything else, which ``key_values`` then reads."""
+    try:
+        attributes = _PLAIN_DECODER.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        return None
+    items: dict[str, Any] = {}
+    for attribute in attributes:
+        value = attribute.value
+        if value is None:
+            items[attribute.key] = None
+            continue
+        string, number = value.stringValue, value.intValue
+        if number is UNSET and string is not UNSET:
+            items[attribute.key] = string
+        elif string is UNSET and number is not UNSET and number.isdigit() and number.isascii():
+            items[attribute.key] = int(number)
+        else:
+            return None
+    return items
