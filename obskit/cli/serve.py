@@ -63,8 +63,8 @@ from obskit.cli._errors import reports_errors
     "--decode-workers",
     default=None,
     type=click.IntRange(0, 64),
-    help="Processes decoding OTLP requests [default: 1 on a multi-core machine; "
-    "0 decodes in the server process].",
+    help="Processes decoding OTLP requests [default: one per core, at most 4; "
+    "0 on a one-core machine, which decodes in the server process].",
 )
 @reports_errors
 def serve(

@@ -6,6 +6,7 @@ so ``obskit analyze --jaeger`` and the Jaeger UI's API clients cannot tell the d
 
 from __future__ import annotations
 
+import random
 import re
 import time
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from obskit.serve import receiver
-from obskit.serve.decoding import DecodeFailed, DecodePool, Rows
+from obskit.serve.decoding import DecodeFailed, DecodePool, PoolClosed, Rows
 from obskit.serve.durations import parse_duration_ns
 from obskit.serve.jaeger_json import envelope
 from obskit.serve.metrics import ServeMetrics
@@ -118,8 +119,9 @@ class OtlpApp:
             try:
                 self.store.write_rows(spans)
             except StoreOverloaded as err:
+                # exporters refused together must not all come back in the same second
                 raise receiver.Refused(
-                    503, f"overloaded: {err}; retry later", retry_after=1
+                    503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
                 ) from None
             except StoreClosed:
                 raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
@@ -134,6 +136,8 @@ class OtlpApp:
             return self.decoder.rows(payload, fmt)
         except DecodeFailed as err:
             raise receiver.Refused(400, f"cannot decode the OTLP payload: {err}") from None
+        except PoolClosed:
+            raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
 
     def _read_body(self, environ: Environ) -> bytes:
         limit = self.limits.max_body_bytes

@@ -64,14 +64,17 @@ def _span_tags(span: Span) -> list[dict[str, Any]]:
 
 def span_to_jaeger(span: Span) -> dict[str, Any]:
     """One span in Jaeger's JSON, without ``processID`` (see :func:`process_to_jaeger`)."""
+    # Most spans have one reference and no links or events: skip the empty comprehensions
+    # (this runs once per received span).
     references = [
         {"refType": ref.ref_type.value, "traceID": ref.trace_id, "spanID": ref.span_id}
         for ref in span.references
     ]
-    references += [
-        {"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id}
-        for link in span.links
-    ]
+    if span.links:
+        references += [
+            {"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id}
+            for link in span.links
+        ]
     return {
         "traceID": span.trace_id,
         "spanID": span.span_id,
@@ -87,7 +90,9 @@ def span_to_jaeger(span: Span) -> dict[str, Any]:
                 "fields": [jaeger_tag("event", event.name), *_tags(event.attributes)],
             }
             for event in span.events
-        ],
+        ]
+        if span.events
+        else [],
         "warnings": None,
     }
 

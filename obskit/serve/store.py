@@ -8,6 +8,7 @@ lets them read while the writer writes.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import sqlite3
 import threading
@@ -19,10 +20,20 @@ from typing import Any
 
 import orjson
 
+from obskit.errors import InputError
 from obskit.model import RefType, Span, Trace
 from obskit.serve.jaeger_json import assemble_trace, process_to_jaeger, span_to_jaeger
 
+# The store's layout, kept in ``PRAGMA user_version``. Format 1 (no user_version) kept each
+# span's process JSON in its row; format 2 keeps each distinct process once: it is a third of
+# a span's bytes, the same for every span of a service instance.
+FORMAT = 2
+
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS processes (
+    id   INTEGER PRIMARY KEY,
+    json BLOB    NOT NULL UNIQUE  -- a process (service and resource tags) in Jaeger's JSON
+);
 CREATE TABLE IF NOT EXISTS spans (
     trace_id    TEXT    NOT NULL,
     span_id     TEXT    NOT NULL,
@@ -34,7 +45,7 @@ CREATE TABLE IF NOT EXISTS spans (
     duration_ns INTEGER NOT NULL,
     error       INTEGER NOT NULL,
     body        BLOB    NOT NULL,  -- the span in Jaeger's JSON, without processID
-    process     BLOB    NOT NULL   -- its process (service and resource tags) in Jaeger's JSON
+    process_id  INTEGER NOT NULL   -- its process: processes.id
 );
 CREATE INDEX IF NOT EXISTS spans_by_trace ON spans (trace_id, span_id);
 CREATE INDEX IF NOT EXISTS spans_by_service ON spans (service, start_ns);
@@ -42,7 +53,40 @@ CREATE INDEX IF NOT EXISTS spans_by_operation ON spans (service, operation, star
 CREATE INDEX IF NOT EXISTS spans_by_start ON spans (start_ns);
 """
 
+# Format 1 → 2 in one transaction: a crash midway leaves format 1 as it was.
+MIGRATE_FROM_1 = """
+BEGIN;
+CREATE TABLE processes (id INTEGER PRIMARY KEY, json BLOB NOT NULL UNIQUE);
+INSERT INTO processes (json) SELECT DISTINCT process FROM spans;
+ALTER TABLE spans RENAME TO spans_format_1;
+DROP INDEX spans_by_trace;
+DROP INDEX spans_by_service;
+DROP INDEX spans_by_operation;
+DROP INDEX spans_by_start;
+{schema}
+INSERT INTO spans
+    SELECT trace_id, span_id, parent_id, service, operation, kind, start_ns, duration_ns, error,
+           body, (SELECT id FROM processes WHERE json = process)
+    FROM spans_format_1 ORDER BY rowid;
+DROP TABLE spans_format_1;
+PRAGMA user_version = 2;
+COMMIT;
+"""
+
 INSERT = "INSERT INTO spans VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# The writer remembers process ids; past this many (a fleet restarting for weeks) it forgets
+# them and retention drops the processes no span uses any more.
+MAX_PROCESSES = 10_000
+
+# The writer checkpoints the WAL into the database itself, after acknowledging the batches it
+# committed, once this many spans went in since the last checkpoint (about 8 MiB of WAL), and
+# whenever it is idle. SQLite's own checkpoint runs inside COMMIT every 1000 pages: the exports
+# being acknowledged waited for it (two fsyncs), and pages rewritten by consecutive commits (the
+# right edge of each time index) were copied again each time. Larger intervals save a little
+# more CPU, but each checkpoint stalls the writer longer: 8192 spans doubled the export p99.
+CHECKPOINT_SPANS = 4096
+# Should the writer never get to it, SQLite checkpoints on its own at this many pages.
+WAL_AUTOCHECKPOINT_PAGES = 16384
 
 
 class StoreOverloaded(Exception):
@@ -51,6 +95,10 @@ class StoreOverloaded(Exception):
 
 class StoreClosed(Exception):
     """The store is shutting down."""
+
+
+class StoreFormatError(InputError):
+    """The data dir holds a store this version cannot read."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +152,14 @@ class SpanStore:
         self._closed = False
         self._local = threading.local()
         writer = self._connect()
-        writer.executescript(SCHEMA)
+        try:
+            _prepare(writer, self.path)
+        except BaseException:
+            writer.close()
+            raise
+        self._process_ids: dict[bytes, int] = {}
+        writer.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
+        self._uncheckpointed = 0
         self._writer = threading.Thread(
             target=self._write_loop, args=(writer,), name="obskit-store-writer", daemon=True
         )
@@ -173,8 +228,12 @@ class SpanStore:
             live = [b for b in batches if b is not None and b.rows]
             if live:
                 self._commit(conn, live)
+            idle = not live and self._queue.empty()
+            if self._uncheckpointed >= CHECKPOINT_SPANS or (idle and self._uncheckpointed):
+                self._checkpoint(conn)
             if time.monotonic() >= next_retention:
                 self.enforce_retention(conn)
+                self._drop_unused_processes(conn)
                 next_retention = time.monotonic() + self.retention_interval_s
             if stop:
                 conn.close()
@@ -185,17 +244,42 @@ class SpanStore:
         try:
             conn.execute("BEGIN")
             for batch in batches:
-                conn.executemany(INSERT, batch.rows)
+                conn.executemany(INSERT, self._with_process_ids(conn, batch.rows))
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             error = err
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            self._process_ids.clear()  # ids handed out in the rolled-back transaction
+        committed = sum(len(b.rows) for b in batches)
+        self._uncheckpointed += committed
         with self._pending_lock:
-            self._pending -= sum(len(b.rows) for b in batches)
+            self._pending -= committed
         for batch in batches:
             batch.error = error
             batch.done.set()
+
+    def _with_process_ids(
+        self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """Rows with their process JSON (last column) replaced by its id in ``processes``."""
+        ids = self._process_ids
+        if len(ids) > MAX_PROCESSES:
+            ids.clear()
+        for process in {row[-1] for row in rows} - ids.keys():
+            conn.execute("INSERT OR IGNORE INTO processes (json) VALUES (?)", (process,))
+            (ids[process],) = conn.execute(
+                "SELECT id FROM processes WHERE json = ?", (process,)
+            ).fetchone()
+        return [(*row[:-1], ids[row[-1]]) for row in rows]
+
+    def _checkpoint(self, conn: sqlite3.Connection) -> None:
+        # PASSIVE: copies what no reader still needs and never waits; the next commit starts
+        # the WAL over once everything is copied. Failing here loses nothing (the spans are
+        # committed in the WAL), so the writer goes on.
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        self._uncheckpointed = 0
 
     def enforce_retention(self, conn: sqlite3.Connection | None = None) -> int:
         """Delete spans past the age limit, then the oldest ones above the size limit."""
@@ -215,6 +299,13 @@ class SpanStore:
                 ).fetchone()
                 deleted += conn.execute("DELETE FROM spans WHERE start_ns <= ?", (cutoff,)).rowcount
         return deleted
+
+    def _drop_unused_processes(self, conn: sqlite3.Connection) -> None:
+        # Writer thread only: its cache of process ids must not point at deleted rows. Rare
+        # (every service instance that ever ran is one row), so a scan of the spans is fine.
+        if conn.execute("SELECT count(*) FROM processes").fetchone()[0] > MAX_PROCESSES:
+            conn.execute("DELETE FROM processes WHERE id NOT IN (SELECT process_id FROM spans)")
+            self._process_ids.clear()
 
     def used_bytes(self, conn: sqlite3.Connection | None = None) -> int:
         conn = conn or self._reader()
@@ -238,7 +329,10 @@ class SpanStore:
         rows = (
             self._reader()
             .execute(
-                "SELECT body, process FROM spans WHERE trace_id = ? ORDER BY start_ns", (trace_id,)
+                "SELECT body, processes.json FROM spans "
+                "JOIN processes ON processes.id = process_id "
+                "WHERE trace_id = ? ORDER BY start_ns",
+                (trace_id,),
             )
             .fetchall()
         )
@@ -273,7 +367,9 @@ class SpanStore:
         for key, value in query.tags.items():
             where.append(_TAG_MATCH)
             params.extend(_tag_params(key, value))
-        sql = f"SELECT trace_id FROM spans WHERE {' AND '.join(where)} ORDER BY start_ns DESC"
+        # The process JSON is only needed to match tags.
+        source = "spans JOIN processes ON processes.id = process_id" if query.tags else "spans"
+        sql = f"SELECT trace_id FROM {source} WHERE {' AND '.join(where)} ORDER BY start_ns DESC"
         found: dict[str, None] = {}
         # Walk the (service, start) index newest first and stop at `limit` distinct traces.
         for (trace_id,) in self._reader().execute(sql, params):
@@ -331,10 +427,10 @@ _TAG_VALUE = (
 # A matching span's stored JSON contains the value's text (quoted or not): a byte search in C
 # rules out most spans before any JSON is parsed.
 _TAG_MATCH = (
-    "((instr(body, ?) OR instr(process, ?)) AND "
+    "((instr(body, ?) OR instr(processes.json, ?)) AND "
     "(EXISTS (SELECT 1 FROM json_each(CAST(body AS TEXT), '$.tags') AS t "
     f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?) "
-    "OR EXISTS (SELECT 1 FROM json_each(CAST(process AS TEXT), '$.tags') AS t "
+    "OR EXISTS (SELECT 1 FROM json_each(CAST(processes.json AS TEXT), '$.tags') AS t "
     f"WHERE json_extract(t.value, '$.key') = ? AND {_TAG_VALUE} = ?)))"
 )
 
@@ -342,6 +438,25 @@ _TAG_MATCH = (
 def _tag_params(key: str, value: str) -> list[Any]:
     needle = orjson.dumps(value)[1:-1]  # the value as it appears inside the stored JSON
     return [needle, needle, key, value, key, value]
+
+
+# --- layout ----------------------------------------------------------------------------------
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables in a new store, upgrade a format-1 store, refuse anything else."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(spans)")}
+    if version == 0 and not columns:
+        conn.executescript(f"BEGIN; {SCHEMA} PRAGMA user_version = {FORMAT}; COMMIT;")
+    elif version == 0 and "process" in columns:
+        conn.executescript(MIGRATE_FROM_1.format(schema=SCHEMA))
+    elif version != FORMAT:
+        found = f"format {version}" if version else "an unknown layout"
+        raise StoreFormatError(
+            f"{path} holds a span store in {found}; this obskit reads format {FORMAT}: "
+            "upgrade obskit, or move the data dir away (--data-dir)"
+        )
 
 
 # --- rows ----------------------------------------------------------------------------------
@@ -356,7 +471,11 @@ def span_rows(spans: Sequence[Span]) -> list[tuple[Any, ...]]:
         process = processes.get(key)
         if process is None:
             process = processes[key] = orjson.dumps(process_to_jaeger(span), default=_jsonable)
-        parent = next((r.span_id for r in span.references if r.ref_type is RefType.CHILD_OF), "")
+        parent = ""
+        for ref in span.references:
+            if ref.ref_type is RefType.CHILD_OF:
+                parent = ref.span_id
+                break
         rows.append((
             span.trace_id, span.span_id, parent, span.service, span.name, int(span.kind),
             span.start_ns, span.duration_ns, int(span.is_error),

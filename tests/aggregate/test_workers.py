@@ -20,11 +20,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from msgspec.structs import replace
 from pathlib import Path
 
 import orjson
 import pytest
+from msgspec.structs import replace
 
 from obskit.aggregate import pool as pool_module
 from obskit.aggregate.lines import line_trace_ids

@@ -55,7 +55,7 @@ def test_overload_gets_503_with_retry_after_and_accepted_spans_are_kept(
         second_body, _ = export_request(spans=8)
         refused = requests.post(otlp, data=second_body, headers=PROTO, timeout=10)
         assert refused.status_code == 503
-        assert refused.headers["Retry-After"] == "1"
+        assert refused.headers["Retry-After"] in {"1", "2", "3"}
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()

@@ -171,3 +171,40 @@ def test_wrong_path_and_method(served: ServeProcess) -> None:
         == 404
     )
     assert requests.get(f"{served.otlp}/v1/traces", timeout=5).status_code == 405
+
+
+def test_big_json_with_a_malformed_attribute_is_refused_and_not_stored(
+    served: ServeProcess,
+) -> None:
+    # From 64 KiB, OTLP/JSON is read with attributes kept as text (obskit.ingest.
+    # deferred_attributes); building the stored form reads them, and the problem must still
+    # be a 400 for the whole export, with nothing stored.
+    trace_id = "7" * 32
+    spans = [
+        {
+            "traceId": trace_id,
+            "spanId": f"{i + 1:016x}",
+            "name": "GET /x",
+            "kind": 2,
+            "startTimeUnixNano": str(time.time_ns()),
+            "endTimeUnixNano": str(time.time_ns() + 1000),
+            "attributes": [{"key": "pad", "value": {"stringValue": "x" * 300}}],
+        }
+        for i in range(300)
+    ]
+    spans[-1]["attributes"] = [{"key": "http.response.status_code", "value": {"intValue": "ok"}}]
+    body = json.dumps({"resourceSpans": [{"scopeSpans": [{"spans": spans}]}]}).encode()
+    assert len(body) > 64 << 10
+    response = requests.post(
+        f"{served.otlp}/v1/traces",
+        data=body,
+        headers={"Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400
+    assert rpc_status_message(response) == (
+        f"cannot decode the OTLP payload: span {300:016x}: attributes[0].value.intValue: "
+        "expected an integer, got 'ok'"
+    )
+    assert requests.get(f"{served.query}/api/traces/{trace_id}", timeout=5).status_code == 404
+    assert_still_up(served)
