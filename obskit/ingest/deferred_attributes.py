@@ -24,6 +24,9 @@ from obskit.ingest.values import Bad, key_values
 
 # The text: bytes, or msgspec's view into the input (which it keeps alive).
 Buffer = bytes | Raw
+# Readers defer texts longer than this ("[]", "null" are decoded at once) that open a list.
+SHORT_TEXT = 4
+OPEN_LIST = ord("[")
 
 
 class DeferredAttributes(Struct, gc=False):

@@ -16,7 +16,7 @@ from itertools import repeat
 from operator import attrgetter, lt
 from typing import Any
 
-from obskit.ingest.deferred_attributes import DeferredAttributes
+from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, DeferredAttributes
 from obskit.ingest.otlp_json import KINDS, SpanConverter
 from obskit.ingest.values import ZERO16, Bad, expect_str, otlp_status
 from obskit.model import Reference, RefType, Span, StatusCode
@@ -35,8 +35,6 @@ _LINKS = attrgetter("links")
 _STATUSES = attrgetter("status")
 _NO_PARENT = frozenset({None, ""})
 _VALID_KINDS = frozenset(range(len(KINDS)))
-_OPEN_LIST = ord("[")
-_SHORT_TEXT = 4  # "[]", "null": decoded at once
 
 
 class _Uncommon(Exception):
@@ -162,7 +160,7 @@ def _attributes(
         return [text(r, t, s) for r, t, s in zip(raw, tids, sids, strict=True)]
     return [
         DeferredAttributes(r, s)
-        if len(r) > _SHORT_TEXT and memoryview(r)[0] == _OPEN_LIST
+        if len(r) > SHORT_TEXT and memoryview(r)[0] == OPEN_LIST
         else text(r, t, s)
         for r, t, s in zip(raw, tids, sids, strict=True)
     ]

@@ -23,7 +23,7 @@ import orjson
 from msgspec import Raw
 
 from obskit.ingest.assemble import TraceSet
-from obskit.ingest.deferred_attributes import DeferredAttributes
+from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, DeferredAttributes
 from obskit.ingest.values import (
     HEX16,
     REF_TYPES,
@@ -150,9 +150,6 @@ assert all(int(kind) == number for number, kind in enumerate(KINDS))
 _NAME_CACHE = 65_536
 _KEY_CACHE = 4_096
 _VALUE_CACHE = 1_024
-# Attribute texts this short ("[]", "null") are decoded at once.
-_SHORT_TEXT = 4
-_OPEN_LIST = ord("[")
 
 
 class SpanConverter:
@@ -291,7 +288,7 @@ class SpanConverter:
         ("[]", "null"), not a list, or Jaeger's private keys may be among them (which become
         warnings now)."""
         text = memoryview(raw)
-        if self.defer_attributes and len(text) > _SHORT_TEXT and text[0] == _OPEN_LIST:
+        if self.defer_attributes and len(text) > SHORT_TEXT and text[0] == OPEN_LIST:
             return DeferredAttributes(raw, sid)
         try:
             items = orjson.loads(text) if text else None

@@ -6,12 +6,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from obskit.serve import Backend, ServeConfig
 from tests.conftest import free_port, wait_ready
 
 
@@ -71,3 +74,17 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServeProcess]:
         yield serve
     finally:
         serve.stop()
+
+
+@contextmanager
+def running_backend(config: ServeConfig) -> Iterator[Backend]:
+    """An in-process backend serving on its own thread, stopped also on failure."""
+    backend = Backend(config)
+    backend.start()
+    thread = threading.Thread(target=backend.run, daemon=True)
+    thread.start()
+    try:
+        yield backend
+    finally:
+        backend.stop()
+        thread.join(15)

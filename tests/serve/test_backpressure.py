@@ -13,6 +13,7 @@ import pytest
 import requests
 
 from obskit.serve import Backend, ServeConfig
+from tests.serve.conftest import running_backend
 from tests.serve.payloads import export_request
 
 PROTO = {"Content-Type": "application/x-protobuf"}
@@ -20,17 +21,9 @@ PROTO = {"Content-Type": "application/x-protobuf"}
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
-    backend = Backend(
-        ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, max_pending_spans=10)
-    )
-    backend.start()
-    thread = threading.Thread(target=backend.run, daemon=True)
-    thread.start()
-    try:
+    config = ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, max_pending_spans=10)
+    with running_backend(config) as backend:
         yield backend
-    finally:
-        backend.stop()
-        thread.join(15)
 
 
 def test_overload_gets_503_with_retry_after_and_accepted_spans_are_kept(

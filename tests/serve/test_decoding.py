@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from obskit.serve import Backend, ServeConfig
+from tests.serve.conftest import running_backend
 from tests.serve.payloads import export_request
 
 PROTO = {"Content-Type": "application/x-protobuf"}
@@ -20,15 +20,10 @@ PROTO = {"Content-Type": "application/x-protobuf"}
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
-    backend = Backend(ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, decode_workers=1))
-    backend.start()
-    thread = threading.Thread(target=backend.run, daemon=True)
-    thread.start()
-    try:
+    with running_backend(
+        ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, decode_workers=1)
+    ) as backend:
         yield backend
-    finally:
-        backend.stop()
-        thread.join(15)
 
 
 def _state(pid: int) -> str:
