@@ -37,26 +37,37 @@ _NO_PARENT = frozenset({None, ""})
 _VALID_KINDS = frozenset(range(len(KINDS)))
 
 
+# One ``spans`` list and its context: (spans, service, resource, scope).
+SpanList = tuple[list[Any], str, Any, str]
+
+
 class _Uncommon(Exception):
     """The list is not the common case; convert it span by span."""
 
 
-def span_columns(
-    converter: SpanConverter, items: list[Any], service: str, resource: Any, scope: str
-) -> list[Span] | None:
-    """The spans of ``items`` (structs of :mod:`obskit.ingest.otlp_structs`), or None."""
+def span_columns(converter: SpanConverter, lists: list[SpanList]) -> list[Span] | None:
+    """The spans of several ``spans`` lists (structs of :mod:`obskit.ingest.otlp_structs`,
+    each with its service, resource and scope), in order; or None."""
+    items = [sp for spans, _, _, _ in lists for sp in spans]
     if not items:
         return []
+    services = [service for spans, service, _, _ in lists for _ in spans]
+    resources = [resource for spans, _, resource, _ in lists for _ in spans]
+    scopes = [scope for spans, _, _, scope in lists for _ in spans]
     warned = len(converter.jaeger_warnings)
     try:
-        return _convert(converter, items, service, resource, scope)
+        return _convert(converter, items, services, resources, scopes)
     except (_Uncommon, Bad, TypeError, ValueError, RecursionError):
         del converter.jaeger_warnings[warned:]  # the span-by-span pass finds them again
         return None
 
 
 def _convert(
-    converter: SpanConverter, items: list[Any], service: str, resource: Any, scope: str
+    converter: SpanConverter,
+    items: list[Any],
+    services: list[str],
+    resources: list[Any],
+    scopes: list[str],
 ) -> list[Span]:
     n = len(items)
     if any(map(_LINKS, items)):
@@ -80,7 +91,7 @@ def _convert(
             tids,
             sids,
             names,
-            repeat(service, n),
+            services,
             starts,
             ends,
             kinds,
@@ -88,10 +99,10 @@ def _convert(
             messages,
             refs,
             attrs,
-            repeat(resource, n),
+            resources,
             events,
             repeat((), n),
-            repeat(scope, n),
+            scopes,
         )
     )
 
