@@ -1,7 +1,8 @@
-"""Converting a whole ``spans`` list of decoded structs at once, field by field.
+"""Converting ``spans`` lists of decoded structs all at once, field by field.
 
 Span by span, each field costs a few Python steps; a million spans pay them a million times.
-Here each field is checked for the whole list at once (one ``join`` and one regular expression
+Here each field is checked for all the spans of a batch (several lists, each with its service,
+resource and scope) at once (one ``join`` and one regular expression
 for all span ids, one ``isdigit`` for all start times) and the spans are built with ``map``.
 This covers the common case only: spec encoding (hex ids, integer kinds, decimal-string times)
 and no links. For anything else :func:`span_columns` returns None and the caller converts span
@@ -42,7 +43,7 @@ SpanList = tuple[list[Any], str, Any, str]
 
 
 class _Uncommon(Exception):
-    """The list is not the common case; convert it span by span."""
+    """The batch is not the common case; convert it span by span."""
 
 
 def span_columns(converter: SpanConverter, lists: list[SpanList]) -> list[Span] | None:
