@@ -18,7 +18,7 @@ from operator import attrgetter, lt
 from typing import Any
 
 from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, DeferredAttributes
-from obskit.ingest.otlp_json import KINDS, SpanConverter
+from obskit.ingest.otlp_json import KINDS, SpanConverter, read_events
 from obskit.ingest.values import ZERO16, Bad, expect_str, otlp_status
 from obskit.model import Reference, RefType, Span, StatusCode
 
@@ -84,7 +84,7 @@ def _convert(
     kinds = _kinds(list(map(_KIND_NUMBERS, items)))
     codes, messages = _statuses(list(map(_STATUSES, items)), n)
     refs = _references(tids, list(map(_PARENTS, items)))
-    events = [converter.events(e) if e else () for e in map(_EVENTS, items)]
+    events = [read_events(e) if e else () for e in map(_EVENTS, items)]
     attrs = _attributes(converter, list(map(_ATTRIBUTES, items)), tids, sids)
     return list(
         map(

@@ -258,7 +258,7 @@ class SpanConverter:
             attrs = self.attributes_text(raw_attrs, tid, sid)
         else:
             attrs = self._own_attributes(raw_attrs, tid, sid) if raw_attrs else EMPTY
-        events = self.events(raw_events) if raw_events else ()
+        events = read_events(raw_events) if raw_events else ()
         links: tuple[Link, ...] = ()
         if raw_links:
             links, extra_refs = _links(raw_links)
@@ -327,10 +327,6 @@ class SpanConverter:
         shared = cache.setdefault
         return [shared(name, name) for name in names]
 
-    @staticmethod
-    def events(raw: Any) -> tuple[Event, ...]:
-        return _events(raw)
-
     def _name(self, name: str) -> str:
         if len(self._names) < _NAME_CACHE:
             self._names[name] = name
@@ -395,7 +391,7 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
-def _events(raw: Any) -> tuple[Event, ...]:
+def read_events(raw: Any) -> tuple[Event, ...]:
     items = expect_list(raw, "events")
     events = []
     for i, ev in enumerate(items):

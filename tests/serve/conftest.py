@@ -88,3 +88,27 @@ def running_backend(config: ServeConfig) -> Iterator[Backend]:
     finally:
         backend.stop()
         thread.join(15)
+
+
+def serve_once(
+    data_dir: Path, *extra: str, otlp_port: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``obskit serve`` run as a user would, for a failure that ends it at start-up."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "obskit",
+            "serve",
+            "--otlp-port",
+            str(otlp_port or free_port()),
+            "--query-port",
+            str(free_port()),
+            "--data-dir",
+            str(data_dir),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import requests
 
 from obskit.serve.store import SpanStore
-from tests.conftest import free_port
-from tests.serve.conftest import start_serve
+from tests.serve.conftest import serve_once, start_serve
 from tests.serve.payloads import export_request
 
 
@@ -39,23 +36,7 @@ def test_port_in_use_is_one_line_and_exit_2(tmp_path: Path) -> None:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "obskit",
-                "serve",
-                "--otlp-port",
-                str(port),
-                "--query-port",
-                str(free_port()),
-                "--data-dir",
-                str(tmp_path),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        proc = serve_once(tmp_path, otlp_port=port)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f"Error: cannot listen on 127.0.0.1:{port}: Address already in use; pick another port "
@@ -74,21 +55,7 @@ def test_non_loopback_bind_warns(tmp_path: Path) -> None:
 
 
 def test_bad_size_option_is_one_line(tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "obskit",
-            "serve",
-            "--max-size",
-            "lots",
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = serve_once(tmp_path, "--max-size", "lots")
     assert proc.returncode == 2
     assert proc.stderr.strip() == "Error: --max-size: 'lots' is not a size; use e.g. 512MiB or 2GB"
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,7 +11,7 @@ import pytest
 
 from obskit.model import Reference, RefType, Span, SpanKind
 from obskit.serve.store import SpanStore, StoreFormatError, TraceQuery, span_rows
-from tests.conftest import free_port
+from tests.serve.conftest import serve_once
 
 # The layout `obskit serve` wrote before format 2: every row carried its process JSON.
 FORMAT_1 = """
@@ -119,23 +117,7 @@ def test_a_store_of_an_unknown_format_is_refused_untouched(tmp_path: Path) -> No
     db.close()
     with pytest.raises(StoreFormatError):
         SpanStore(tmp_path)
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "obskit",
-            "serve",
-            "--otlp-port",
-            str(free_port()),
-            "--query-port",
-            str(free_port()),
-            "--data-dir",
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    proc = serve_once(tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.strip() == (
         f"Error: {tmp_path / 'spans.db'} holds a span store in format 9; this obskit reads "
