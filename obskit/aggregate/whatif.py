@@ -82,7 +82,7 @@ def parse_what_if(spec: str) -> WhatIf:
 
 def kept_children(tree: SpanTree, projection: Projection, u: int) -> list[int]:
     """``u``'s children that take part in the walk, by (start, end, span id)."""
-    kids = tree.children[u]
+    kids = tree.kids(u)
     if kids is None:
         return []
     kept, starts, ends, ids = projection.kept, projection.starts, projection.ends, tree.ids

@@ -9,6 +9,8 @@ A non-blocking child is skipped together with its whole subtree:
 
 from __future__ import annotations
 
+import numpy as np
+
 from obskit.analysis.tree import SpanTree
 from obskit.model import SpanKind
 
@@ -16,6 +18,12 @@ from obskit.model import SpanKind
 def non_blocking(tree: SpanTree, *, jaeger_compat: bool = False) -> set[int]:
     """Positions of the children that their parent does not wait for."""
     skipped: set[int] = set() if jaeger_compat else set(tree.follows)
+    if tree.arrays is not None:
+        kinds, parent = tree.arrays.kinds, tree.arrays.parent
+        consumers = np.flatnonzero((kinds == SpanKind.CONSUMER) & (parent >= 0))
+        below_producer = kinds[parent[consumers]] == SpanKind.PRODUCER
+        skipped.update(consumers[below_producer].tolist())
+        return skipped
     kinds, children = tree.kinds, tree.children
     producer, consumer = SpanKind.PRODUCER, SpanKind.CONSUMER
     for p, kind in enumerate(kinds):

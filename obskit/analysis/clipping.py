@@ -18,11 +18,15 @@ interval ``[ps, pe)``. For a child ``[cs, ce)``:
                                                        |------child------|
 
 A child that starts before its parent can only come from clock skew: those are reported as
-``skew``; children that end late are ``clipped``; the lost ones are ``dropped``.
+``skew``; children that end late are ``clipped``; the lost ones are ``dropped``. Big trees
+take the array path (``_fit_arrays``), which gives the same projection.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
+from obskit.analysis.arrays import TreeArrays, path_extremes, topmost
 from obskit.analysis.tree import SpanTree
 from obskit.model import TraceWarning
 
@@ -36,14 +40,54 @@ class Projection:
     __slots__ = ("clipped", "dropped", "ends", "kept", "skewed", "starts")
 
     def __init__(self, tree: SpanTree, skipped: set[int]) -> None:
+        # each list in trace order
+        self.clipped: list[int] = []
+        self.skewed: list[int] = []
+        self.dropped: list[int] = []
+        if tree.arrays is not None:
+            self._fit_arrays(tree.arrays, skipped, tree.starts, tree.ends)
+            return
         self.starts = list(tree.starts)
         self.ends = list(tree.ends)
         # KEPT, DROPPED (with an ancestor) or SKIPPED (non-blocking, with an ancestor)
         self.kept = bytearray(len(self.starts))
-        self.clipped: list[int] = []
-        self.skewed: list[int] = []
-        self.dropped: list[int] = []
         self._fit(tree, skipped)
+        self.clipped.sort()
+        self.skewed.sort()
+        self.dropped.sort()
+
+    def _fit_arrays(
+        self, tree: TreeArrays, skipped: set[int], tree_starts: list[int], tree_ends: list[int]
+    ) -> None:
+        """``_fit`` as prefix operations (see :mod:`obskit.analysis.arrays`): a kept span's
+        clipped interval is its latest start and earliest end along its path from the root, and
+        the first span on that path that is dropped or skipped decides for its whole subtree."""
+        parent, starts, ends = tree.parent, tree.starts, tree.ends
+        latest_start, earliest_end = path_extremes(parent, starts, ends)
+        child = np.flatnonzero(parent >= 0)
+        cs, ce = starts[child], ends[child]
+        ps, pe = latest_start[parent[child]], earliest_end[parent[child]]
+        outside = np.where(cs >= ps, cs >= pe, ce <= ps)  # the six cases above
+        local = np.zeros(len(parent), np.uint8)
+        local[child[outside]] = DROPPED
+        if skipped:
+            local[np.fromiter(skipped, np.int64, len(skipped))] = SKIPPED
+        state = topmost(parent, local)
+        kept = state == 0
+        state[kept] = KEPT
+        self.kept = bytearray(state.tobytes())
+        moved = kept & (starts < latest_start)
+        cut = kept & (ends > earliest_end)
+        self.skewed = np.flatnonzero(moved).tolist()
+        self.clipped = np.flatnonzero(cut & ~moved).tolist()
+        self.dropped = np.flatnonzero(state == DROPPED).tolist()
+        # few spans change: copy the lists and set those, rather than convert whole arrays
+        self.starts, self.ends = list(tree_starts), list(tree_ends)
+        for i, start in zip(self.skewed, latest_start[moved].tolist(), strict=True):
+            self.starts[i] = start
+        changed = np.flatnonzero(cut)
+        for i, end in zip(changed.tolist(), earliest_end[changed].tolist(), strict=True):
+            self.ends[i] = end
 
     def _fit(self, tree: SpanTree, skipped: set[int]) -> None:
         starts, ends, state, children = self.starts, self.ends, self.kept, tree.children

@@ -16,11 +16,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
+from operator import attrgetter
 
-from obskit.analysis.hops import HopRun
+import numpy as np
+
+from obskit.analysis.hops import HOP_KINDS, HopRun
 from obskit.analysis.reports import DependencyGraph, GraphEdge, GraphNode
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.model import StatusCode
+
+_SERVICE = attrgetter("service")
 
 
 class _EdgeTotals:
@@ -35,7 +40,8 @@ def dependency_graph(
 ) -> DependencyGraph:
     callees, hop_critical = hop_run.callees, hop_run.critical
     spans = tree.spans
-    services = [s.service for s in spans]
+    services = list(map(_SERVICE, spans))
+    counts = Counter(services)
     error = StatusCode.ERROR
     edges: dict[tuple[str, str], _EdgeTotals] = {}
 
@@ -54,7 +60,7 @@ def dependency_graph(
         totals.duration += span.end_ns - span.start_ns
         totals.critical += hop_critical.get(h, 0)
 
-    implicit = _implicit_calls(tree, services, callees)
+    implicit = _implicit_calls(tree, services, counts, callees)
     implicit_cp = _critical_below(tree, span_cp, entered, implicit, callees)
     for c in implicit:
         span = spans[c]
@@ -64,7 +70,6 @@ def dependency_graph(
         totals.duration += span.end_ns - span.start_ns
         totals.critical += implicit_cp.get(c, 0)
 
-    counts = Counter(services)
     nodes = [GraphNode(name, False, counts[name]) for name in sorted(counts)]
     externals = sorted({c[0] for c in callees.values() if c[1]} - counts.keys())
     nodes += [GraphNode(name, True, 0) for name in externals]
@@ -78,8 +83,18 @@ def dependency_graph(
     )
 
 
-def _implicit_calls(tree: SpanTree, services: list[str], hops: Mapping[int, object]) -> list[int]:
+def _implicit_calls(
+    tree: SpanTree, services: list[str], counts: Counter[str], hops: Mapping[int, object]
+) -> list[int]:
     """Spans whose parent is in another service and is not a hop: calls with no client span."""
+    if tree.arrays is not None:
+        parent, kinds = tree.arrays.parent, tree.arrays.kinds
+        code = {name: number for number, name in enumerate(counts)}
+        codes = np.fromiter(map(code.__getitem__, services), np.int32, len(services))
+        child = np.flatnonzero(parent >= 0)
+        crossing = child[codes[child] != codes[parent[child]]]
+        # every CLIENT/PRODUCER span is a hop
+        return crossing[~np.isin(kinds[parent[crossing]], HOP_KINDS)].tolist()
     crossing = [
         i for i, p in enumerate(tree.parent) if p != NO_PARENT and services[i] != services[p]
     ]

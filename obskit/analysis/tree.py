@@ -17,7 +17,12 @@ The parent rule, used everywhere (graph, tree, walk):
 from __future__ import annotations
 
 import itertools
+from itertools import compress
+from operator import attrgetter, itemgetter
 
+import numpy as np
+
+from obskit.analysis.arrays import BULK_FROM, IdIndex, TreeArrays, id_keys, times, unreached
 from obskit.model import RefType, Span, Trace, TraceWarning
 
 CHILD_OF = RefType.CHILD_OF
@@ -25,6 +30,11 @@ FOLLOWS_FROM = RefType.FOLLOWS_FROM
 NO_PARENT = -1
 _MISSING = -2  # the first CHILD_OF parent is not in the trace
 _OTHER = -3  # the first reference is not CHILD_OF: the slow path decides
+_SPAN_ID, _START, _END, _KIND = (attrgetter(f) for f in ("span_id", "start_ns", "end_ns", "kind"))
+_FIRST = itemgetter(0)
+_REFERENCES, _REF_TYPE, _REF_SPAN_ID = (
+    attrgetter(f) for f in ("references", "ref_type", "span_id")
+)
 
 
 class SpanTree:
@@ -37,13 +47,14 @@ class SpanTree:
     """
 
     __slots__ = (
-        "children",
+        "_children",
+        "_index_get",
+        "_order",
+        "arrays",
         "ends",
         "follows",
         "ids",
-        "index",
         "kinds",
-        "order",
         "orphans",
         "parent",
         "primary",
@@ -53,10 +64,52 @@ class SpanTree:
         "warnings",
     )
 
-    def __init__(self, trace: Trace) -> None:
+    def __init__(self, trace: Trace, *, bulk: bool | None = None) -> None:
+        """``bulk`` forces (or rules out) the array path; by default traces of
+        :data:`~obskit.analysis.arrays.BULK_FROM` spans and more take it."""
         self.warnings: list[TraceWarning] = []
         spans: tuple[Span, ...] | list[Span] = trace.spans
-        ids = [s.span_id for s in spans]
+        ids = list(map(_SPAN_ID, spans))
+        self.follows: set[int] = set()
+        # orphan position -> the missing parent id
+        self.orphans: dict[int, str] = {}
+        self.arrays: TreeArrays | None = None
+        self._children: list[list[int] | None] | None = None
+        self._order: list[int] | None = None
+        wanted = len(ids) >= BULK_FROM if bulk is None else bulk
+        if not (wanted and self._link_arrays(spans, ids, trace.trace_id)):
+            self._link_lists(spans, ids, trace.trace_id)
+        self.roots: list[int] = self._sorted_roots()
+        self.primary: int = self._primary_root()
+
+    @property
+    def children(self) -> list[list[int] | None]:
+        """``children[i]``: span ``i``'s children in trace order, or None for a leaf."""
+        if self._children is None:
+            assert self.arrays is not None
+            self._children = self.arrays.children.lists()
+        return self._children
+
+    def kids(self, u: int) -> list[int] | None:
+        """``children[u]``, without building every span's list on the array path."""
+        if self._children is not None:
+            return self._children[u]
+        assert self.arrays is not None
+        return self.arrays.children.of(u)
+
+    @property
+    def order(self) -> list[int]:
+        """Every span, parents before children (breadth-first from the roots)."""
+        if self._order is None:
+            self._order = [i for i, p in enumerate(self.parent) if p == NO_PARENT]
+            self._extend_breadth_first(self._order, 0)
+        return self._order
+
+    # -- construction steps -------------------------------------------------------------
+
+    def _link_lists(
+        self, spans: tuple[Span, ...] | list[Span], ids: list[str], trace_id: str
+    ) -> None:
         index = dict(zip(ids, range(len(ids)), strict=True))
         if len(index) != len(ids):
             spans = self._unique_spans(spans, ids)
@@ -64,23 +117,93 @@ class SpanTree:
             index = dict(zip(ids, range(len(ids)), strict=True))
         self.spans = spans
         self.ids: list[str] = ids
-        self.index: dict[str, int] = index
+        self._index_get = index.get
         self.starts: list[int] = [s.start_ns for s in spans]
         self.ends: list[int] = [s.end_ns for s in spans]
         self.kinds = [s.kind for s in spans]
-        self.children: list[list[int] | None] = [None] * len(ids)
-        self.follows: set[int] = set()
-        # orphan position -> the missing parent id
-        self.orphans: dict[int, str] = {}
-        self.parent: list[int] = self._link_parents(trace.trace_id)
-        # every span, parents before children (breadth-first from the roots)
-        self.order: list[int] = self._break_cycles()
-        self.roots: list[int] = self._sorted_roots()
-        self.primary: int = self._primary_root()
+        self._children = [None] * len(ids)
+        self.parent: list[int] = self._link_parents(trace_id)
+        self._order = self._break_cycles()
 
-    # -- construction steps -------------------------------------------------------------
+    def _link_arrays(
+        self, spans: tuple[Span, ...] | list[Span], ids: list[str], trace_id: str
+    ) -> bool:
+        """The list path's parent rule, a column at a time (see :mod:`obskit.analysis.arrays`);
+        False, having changed nothing, for ids or times the arrays cannot hold."""
+        keys = id_keys(ids)
+        starts, ends = list(map(_START, spans)), list(map(_END, spans))
+        start_array, end_array = times(starts), times(ends)
+        if keys is None or start_array is None or end_array is None:
+            return False
+        index = IdIndex(keys)
+        if index.has_duplicates():
+            kept = self._unique_positions(ids)
+            spans = [spans[i] for i in kept]
+            ids = [ids[i] for i in kept]
+            starts, ends = [starts[i] for i in kept], [ends[i] for i in kept]
+            start_array, end_array = start_array[kept], end_array[kept]
+            index = IdIndex(keys[kept])
+        self.spans, self.ids, self.starts, self.ends = spans, ids, starts, ends
+        self._index_get = index.get
+        self.kinds = list(map(_KIND, spans))
+        parent = self._array_parents(index, trace_id)
+        for closer in self._cycle_closers(parent):
+            parent[closer] = NO_PARENT
+        self.parent = parent.tolist()
+        self.arrays = TreeArrays(parent, start_array, end_array, self.kinds)
+        return True
+
+    def _array_parents(self, index: IdIndex, trace_id: str) -> np.ndarray:
+        refs = list(map(_REFERENCES, self.spans))
+        parent = np.full(len(refs), NO_PARENT, np.int64)
+        with_refs = np.flatnonzero(np.fromiter(map(len, refs), np.int64, len(refs)))
+        firsts = list(map(_FIRST, compress(refs, refs)))
+        if not firsts:
+            return parent
+        positions = index.find(list(map(_REF_SPAN_ID, firsts)))
+        linked = positions >= 0
+        types = list(map(_REF_TYPE, firsts))
+        if types.count(CHILD_OF) != len(types):  # identity compares: no Enum.__hash__ calls
+            linked &= np.fromiter((t is CHILD_OF for t in types), bool, len(types))
+        parent[with_refs[linked]] = positions[linked]
+        for i in with_refs[~linked].tolist():  # in trace order, as the list path warns
+            first = refs[i][0]
+            if first.ref_type is CHILD_OF:
+                self._orphan(i, first.span_id)
+            else:
+                p = self._slow_parent(i, refs[i], trace_id)
+                parent[i] = NO_PARENT if p is None else p
+        return parent
+
+    def _cycle_closers(self, parent: np.ndarray) -> list[int]:
+        """The list path's cycle rule (see ``_break_cycles``), for spans no root reaches."""
+        stuck = unreached(parent)
+        if not len(stuck):
+            return []
+        links = parent.tolist()
+        closers: list[int] = []
+        settled = set()
+        for start in stuck.tolist():
+            seen: dict[int, int] = {}
+            u = start
+            while u != NO_PARENT and u not in settled and u not in seen:
+                seen[u] = len(seen)
+                u = links[u]
+            settled.update(seen)
+            if u == NO_PARENT or u not in seen:
+                continue  # reaches a root, or a loop already broken
+            loop = list(seen)[seen[u] :]
+            links[u] = NO_PARENT
+            self.follows.discard(u)
+            self._cycle_warning(u, loop)
+            closers.append(u)
+        return closers
 
     def _unique_spans(self, spans: tuple[Span, ...] | list[Span], ids: list[str]) -> list[Span]:
+        return [spans[i] for i in self._unique_positions(ids)]
+
+    def _unique_positions(self, ids: list[str]) -> list[int]:
+        """The first span of each id, in trace order; warns about the others."""
         first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1), strict=True))
         kept = sorted(first.values())
         duplicated = sorted({ids[i] for i in range(len(ids)) if first[ids[i]] != i})
@@ -93,10 +216,10 @@ class SpanTree:
                 tuple(duplicated),
             )
         )
-        return [spans[i] for i in kept]
+        return kept
 
     def _link_parents(self, trace_id: str) -> list[int]:
-        index_get = self.index.get
+        index_get = self._index_get
         # the common case in one comprehension: the first reference is CHILD_OF and present
         parent = [
             (index_get(refs[0].span_id, _MISSING) if refs[0].ref_type is CHILD_OF else _OTHER)
@@ -126,13 +249,13 @@ class SpanTree:
         """The parent rule when the first reference is not CHILD_OF."""
         for ref in refs:
             if ref.ref_type is CHILD_OF:
-                p = self.index.get(ref.span_id)
+                p = self._index_get(ref.span_id)
                 if p is None:
                     self._orphan(i, ref.span_id)
                 return p
         missing = None
         for ref in refs:
-            p = self.index.get(ref.span_id)
+            p = self._index_get(ref.span_id)
             if p is not None:
                 self.follows.add(i)
                 return p
@@ -180,20 +303,23 @@ class SpanTree:
             kids.remove(closer)
             parent[closer] = NO_PARENT
             self.follows.discard(closer)
-            self.warnings.append(
-                TraceWarning(
-                    "cycle",
-                    f"reference cycle through {len(loop)} span(s); "
-                    f"{self.ids[closer]} closes the loop and is analysed as a root",
-                    tuple(self.ids[v] for v in loop),
-                )
-            )
+            self._cycle_warning(closer, loop)
             first_new = len(order)
             order.append(closer)
             self._extend_breadth_first(order, first_new)
             for v in order[first_new:]:
                 reached[v] = 1
         return order
+
+    def _cycle_warning(self, closer: int, loop: list[int]) -> None:
+        self.warnings.append(
+            TraceWarning(
+                "cycle",
+                f"reference cycle through {len(loop)} span(s); "
+                f"{self.ids[closer]} closes the loop and is analysed as a root",
+                tuple(self.ids[v] for v in loop),
+            )
+        )
 
     def _extend_breadth_first(self, order: list[int], first: int) -> None:
         """Append the descendants of ``order[first:]`` to ``order``, parents first."""
@@ -206,7 +332,10 @@ class SpanTree:
     def _sorted_roots(self) -> list[int]:
         # positions in trace order, not breadth-first: the sort below decides the order, and
         # walking the parent list sequentially is much kinder to the cache at 1M spans
-        roots = [i for i, p in enumerate(self.parent) if p == NO_PARENT]
+        if self.arrays is not None:
+            roots = np.flatnonzero(self.arrays.parent < 0).tolist()
+        else:
+            roots = [i for i, p in enumerate(self.parent) if p == NO_PARENT]
         roots.sort(key=lambda r: (self.starts[r], self.ids[r]))
         return roots
 

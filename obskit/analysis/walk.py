@@ -45,14 +45,14 @@ def walk(
     tree: SpanTree, projection: Projection, root: int, *, jaeger_compat: bool = False
 ) -> RootPath:
     starts, ends, kept = projection.starts, projection.ends, projection.kept
-    children, ids = tree.children, tree.ids
+    kids_of, ids = tree.kids, tree.ids
     merge = not jaeger_compat
 
     def by_end_desc(c: int) -> tuple[int, int, str]:
         return (-ends[c], starts[c], ids[c])
 
     def kept_children(u: int) -> list[int]:
-        kids = children[u]
+        kids = kids_of(u)
         if kids is None:
             return []
         mine = [c for c in kids if kept[c] == KEPT]
