@@ -9,6 +9,7 @@ service dependency graph). None of them modifies the trace.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 
 from obskit.analysis.critical_path import compute
 from obskit.analysis.durations import format_ns
@@ -20,6 +21,7 @@ from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
 
 DEFAULT_THRESHOLD = 0.2
+_SERVICE = attrgetter("service")
 
 
 def analyze_trace(
@@ -103,7 +105,7 @@ def _share(ns: int, total: int) -> float:
 
 
 def _by_service(tree: SpanTree, span_cp: dict[int, int], total: int) -> tuple[ServiceTime, ...]:
-    per: dict[str, int] = dict.fromkeys(sorted({s.service for s in tree.spans}), 0)
+    per: dict[str, int] = dict.fromkeys(sorted(set(map(_SERVICE, tree.spans))), 0)
     spans = tree.spans
     for i, ns in span_cp.items():
         per[spans[i].service] += ns

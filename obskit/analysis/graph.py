@@ -35,6 +35,72 @@ class _EdgeTotals:
         self.calls = self.errors = self.duration = self.critical = 0
 
 
+class Calls:
+    """Calls as columns (caller, callee, error, the span, its critical time), summed per edge:
+    a big trace has a call for every client span, too many for one Python object each."""
+
+    __slots__ = ("callees", "callers", "critical", "errors", "spans")
+
+    def __init__(self) -> None:
+        self.callers: list[str] = []
+        self.callees: list[str] = []
+        self.errors: list[bool] = []
+        self.spans: list[int] = []
+        self.critical: list[int] = []
+
+    def add(self, caller: str, callee: str, error: bool, span: int, critical: int) -> None:
+        self.callers.append(caller)
+        self.callees.append(callee)
+        self.errors.append(error)
+        self.spans.append(span)
+        self.critical.append(critical)
+
+    def totals(self, tree: SpanTree) -> dict[tuple[str, str], _EdgeTotals]:
+        if tree.arrays is not None and self.spans:
+            return self._array_totals(tree.arrays.starts, tree.arrays.ends)
+        edges: dict[tuple[str, str], _EdgeTotals] = {}
+        starts, ends = tree.starts, tree.ends
+        for row in zip(
+            self.callers, self.callees, self.errors, self.spans, self.critical, strict=True
+        ):
+            caller, callee, error, span, critical = row
+            totals = edges.get((caller, callee))
+            if totals is None:
+                totals = edges[(caller, callee)] = _EdgeTotals()
+            totals.calls += 1
+            totals.errors += error
+            totals.duration += ends[span] - starts[span]
+            totals.critical += critical
+        return edges
+
+    def _array_totals(
+        self, starts: np.ndarray, ends: np.ndarray
+    ) -> dict[tuple[str, str], _EdgeTotals]:
+        pairs = list(dict.fromkeys(zip(self.callers, self.callees, strict=True)))
+        number = {pair: k for k, pair in enumerate(pairs)}
+        edge_of = np.fromiter(
+            map(number.__getitem__, zip(self.callers, self.callees, strict=True)),
+            np.int64,
+            len(self.spans),
+        )
+        spans = np.array(self.spans, np.int64)
+        calls = np.bincount(edge_of, minlength=len(pairs))
+        errors = np.bincount(edge_of, weights=np.array(self.errors, bool), minlength=len(pairs))
+        by_edge = np.argsort(edge_of, kind="stable")  # integer sums, exact: no float weights
+        first = np.searchsorted(edge_of[by_edge], np.arange(len(pairs)))
+        durations = np.add.reduceat((ends - starts)[spans][by_edge], first)
+        critical = np.add.reduceat(np.array(self.critical, np.int64)[by_edge], first)
+        edges: dict[tuple[str, str], _EdgeTotals] = {}
+        rows = zip(
+            calls.tolist(), errors.tolist(), durations.tolist(), critical.tolist(), strict=True
+        )
+        for pair, (n, failed, duration, cp) in zip(pairs, rows, strict=True):
+            totals = edges[pair] = _EdgeTotals()
+            totals.calls, totals.errors = n, int(failed)
+            totals.duration, totals.critical = duration, cp
+        return edges
+
+
 def dependency_graph(
     tree: SpanTree, hop_run: HopRun, span_cp: Mapping[int, int], entered: list[int]
 ) -> DependencyGraph:
@@ -43,32 +109,24 @@ def dependency_graph(
     services = list(map(_SERVICE, spans))
     counts = Counter(services)
     error = StatusCode.ERROR
-    edges: dict[tuple[str, str], _EdgeTotals] = {}
-
-    def edge(caller: str, callee: str) -> _EdgeTotals:
-        totals = edges.get((caller, callee))
-        if totals is None:
-            totals = edges[(caller, callee)] = _EdgeTotals()
-        return totals
-
-    for h, (callee, _external, child) in callees.items():
-        span = spans[h]
-        totals = edge(span.service, callee)
-        totals.calls += 1
-        if span.status is error or (child is not None and spans[child].status is error):
-            totals.errors += 1
-        totals.duration += span.end_ns - span.start_ns
-        totals.critical += hop_critical.get(h, 0)
-
     implicit = _implicit_calls(tree, services, counts, callees)
     implicit_cp = _critical_below(tree, span_cp, entered, implicit, callees)
+
+    # every call as a row: caller, callee, error, duration, critical time
+    calls = Calls()
+    for h, (callee, _external, child) in callees.items():
+        span = spans[h]
+        failed = span.status is error or (child is not None and spans[child].status is error)
+        calls.add(span.service, callee, failed, h, hop_critical.get(h, 0))
     for c in implicit:
-        span = spans[c]
-        totals = edge(services[tree.parent[c]], span.service)
-        totals.calls += 1
-        totals.errors += span.status is error
-        totals.duration += span.end_ns - span.start_ns
-        totals.critical += implicit_cp.get(c, 0)
+        calls.add(
+            services[tree.parent[c]],
+            spans[c].service,
+            spans[c].status is error,
+            c,
+            implicit_cp.get(c, 0),
+        )
+    edges = calls.totals(tree)
 
     nodes = [GraphNode(name, False, counts[name]) for name in sorted(counts)]
     externals = sorted({c[0] for c in callees.values() if c[1]} - counts.keys())

@@ -41,7 +41,8 @@ def hop_positions(tree: SpanTree) -> list[int]:
 def callee_finder(tree: SpanTree) -> Callable[[int], int | None]:
     """``callee_child`` for every hop of the tree, all found at once on the array path."""
     if tree.arrays is not None:
-        return first_child_of_kind(tree.arrays.children, tree.arrays.kinds, CALLEE_KINDS).get
+        arrays = tree.arrays
+        return first_child_of_kind(arrays.parent, arrays.children, arrays.kinds, CALLEE_KINDS).get
     return partial(callee_child, tree)
 
 

@@ -22,8 +22,17 @@ from operator import attrgetter, itemgetter
 
 import numpy as np
 
-from obskit.analysis.arrays import BULK_FROM, IdIndex, TreeArrays, id_keys, times, unreached
+from obskit.analysis.arrays import (
+    BULK_FROM,
+    IdIndex,
+    TreeArrays,
+    hex_keys,
+    id_keys,
+    times,
+    unreached,
+)
 from obskit.model import RefType, Span, Trace, TraceWarning
+from obskit.model.columns import SpanColumns
 
 CHILD_OF = RefType.CHILD_OF
 FOLLOWS_FROM = RefType.FOLLOWS_FROM
@@ -69,7 +78,10 @@ class SpanTree:
         :data:`~obskit.analysis.arrays.BULK_FROM` spans and more take it."""
         self.warnings: list[TraceWarning] = []
         spans: tuple[Span, ...] | list[Span] = trace.spans
-        ids = list(map(_SPAN_ID, spans))
+        columns = trace.columns
+        if columns is not None and not columns.describes(trace.spans):
+            columns = None
+        ids = columns.ids if columns is not None else list(map(_SPAN_ID, spans))
         self.follows: set[int] = set()
         # orphan position -> the missing parent id
         self.orphans: dict[int, str] = {}
@@ -77,7 +89,7 @@ class SpanTree:
         self._children: list[list[int] | None] | None = None
         self._order: list[int] | None = None
         wanted = len(ids) >= BULK_FROM if bulk is None else bulk
-        if not (wanted and self._link_arrays(spans, ids, trace.trace_id)):
+        if not (wanted and self._link_arrays(spans, ids, trace.trace_id, columns)):
             self._link_lists(spans, ids, trace.trace_id)
         self.roots: list[int] = self._sorted_roots()
         self.primary: int = self._primary_root()
@@ -126,12 +138,22 @@ class SpanTree:
         self._order = self._break_cycles()
 
     def _link_arrays(
-        self, spans: tuple[Span, ...] | list[Span], ids: list[str], trace_id: str
+        self,
+        spans: tuple[Span, ...] | list[Span],
+        ids: list[str],
+        trace_id: str,
+        columns: SpanColumns | None,
     ) -> bool:
-        """The list path's parent rule, a column at a time (see :mod:`obskit.analysis.arrays`);
-        False, having changed nothing, for ids or times the arrays cannot hold."""
-        keys = id_keys(ids)
-        starts, ends = list(map(_START, spans)), list(map(_END, spans))
+        """The list path's parent rule, a column at a time (see :mod:`obskit.analysis.arrays`),
+        from the reader's ``columns`` when it has them; False, having changed nothing, for ids or
+        times the arrays cannot hold."""
+        if columns is not None:
+            keys: np.ndarray | None = hex_keys(columns.id_hex)
+            starts, ends, kinds = columns.starts, columns.ends, columns.kinds
+        else:
+            keys = id_keys(ids)
+            starts, ends = list(map(_START, spans)), list(map(_END, spans))
+            kinds = list(map(_KIND, spans))
         start_array, end_array = times(starts), times(ends)
         if keys is None or start_array is None or end_array is None:
             return False
@@ -139,19 +161,33 @@ class SpanTree:
         if index.has_duplicates():
             kept = self._unique_positions(ids)
             spans = [spans[i] for i in kept]
-            ids = [ids[i] for i in kept]
+            ids, kinds = [ids[i] for i in kept], [kinds[i] for i in kept]
             starts, ends = [starts[i] for i in kept], [ends[i] for i in kept]
             start_array, end_array = start_array[kept], end_array[kept]
             index = IdIndex(keys[kept])
-        self.spans, self.ids, self.starts, self.ends = spans, ids, starts, ends
+            columns = None  # its parents are by the old positions
+        self.spans, self.ids, self.starts, self.ends, self.kinds = spans, ids, starts, ends, kinds
         self._index_get = index.get
-        self.kinds = list(map(_KIND, spans))
-        parent = self._array_parents(index, trace_id)
+        if columns is not None:
+            parent = self._column_parents(index, columns)
+        else:
+            parent = self._array_parents(index, trace_id)
         for closer in self._cycle_closers(parent):
             parent[closer] = NO_PARENT
         self.parent = parent.tolist()
         self.arrays = TreeArrays(parent, start_array, end_array, self.kinds)
         return True
+
+    def _column_parents(self, index: IdIndex, columns: SpanColumns) -> np.ndarray:
+        """Parents from the reader's columns: every reference there is one CHILD_OF."""
+        parent = np.full(len(self.ids), NO_PARENT, np.int64)
+        with_parent = np.flatnonzero(np.frombuffer(columns.has_parent, np.uint8))
+        positions = index.positions(hex_keys(columns.parent_hex))
+        found = positions >= 0
+        parent[with_parent[found]] = positions[found]
+        for i in with_parent[~found].tolist():
+            self._orphan(i, self.spans[i].references[0].span_id)
+        return parent
 
     def _array_parents(self, index: IdIndex, trace_id: str) -> np.ndarray:
         refs = list(map(_REFERENCES, self.spans))

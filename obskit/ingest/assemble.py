@@ -8,9 +8,13 @@ analysis keeps the first and warns (critical-path.md §1).
 from __future__ import annotations
 
 from collections.abc import Iterator
+from operator import attrgetter
 
 from obskit.errors import InputError
 from obskit.model import Span, Trace, TraceWarning
+from obskit.model.columns import ColumnChunk, SpanColumns
+
+_TRACE_ID = attrgetter("trace_id")
 
 # Jaeger on Elasticsearch/OpenSearch returns at most this many spans per trace by default.
 JAEGER_ES_MAX_DOC_COUNT = 10_000
@@ -25,6 +29,8 @@ class TraceSet:
     def __init__(self, only: str | None = None) -> None:
         self.only = only
         self.spans: dict[str, list[Span]] = {}
+        # each trace's spans as columns, while every one of them came with its columns
+        self.columns: dict[str, list[ColumnChunk] | None] = {}
         self.warnings: dict[str, list[TraceWarning]] = {}
         self.seen: dict[str, None] = {}  # every trace id met, in order
 
@@ -37,10 +43,12 @@ class TraceSet:
                 return
             bucket = self.spans[tid] = []
         bucket.append(span)
+        self.columns[tid] = None
 
-    def add_many(self, spans: list[Span]) -> dict[str, None]:
-        """Add spans (usually all of one trace); returns their trace ids, in order."""
-        tids = dict.fromkeys([span.trace_id for span in spans])
+    def add_many(self, spans: list[Span], columns: ColumnChunk | None = None) -> dict[str, None]:
+        """Add spans (usually all of one trace), with their ``columns`` if the reader has them;
+        returns their trace ids, in order."""
+        tids = dict.fromkeys(map(_TRACE_ID, spans))
         if len(tids) != 1:
             for span in spans:
                 self.add(span)
@@ -52,6 +60,13 @@ class TraceSet:
             if self.only is not None and tid != self.only:
                 return tids
             bucket = self.spans[tid] = []
+            self.columns[tid] = [] if columns is not None else None
+        chunks = self.columns.get(tid)
+        if chunks is not None:
+            if columns is None:
+                self.columns[tid] = None
+            else:
+                chunks.append(columns)
         bucket.extend(spans)
         return tids
 
@@ -60,6 +75,13 @@ class TraceSet:
         for tid in other.seen:
             self.seen[tid] = None
         for tid, spans in other.spans.items():
+            chunks = other.columns.get(tid)
+            if tid not in self.spans:
+                self.columns[tid] = None if chunks is None else list(chunks)
+            elif chunks is None or self.columns.get(tid) is None:
+                self.columns[tid] = None
+            else:
+                self.columns[tid] += chunks
             self.spans.setdefault(tid, []).extend(spans)
         for tid, warnings in other.warnings.items():
             self.warnings.setdefault(tid, []).extend(warnings)
@@ -72,7 +94,7 @@ class TraceSet:
     def pop(self, trace_id: str) -> Trace:
         spans = self.spans.pop(trace_id, [])
         warnings = self.warnings.pop(trace_id, [])
-        return build_trace(trace_id, spans, warnings)
+        return build_trace(trace_id, spans, warnings, self.columns.pop(trace_id, None))
 
     def traces(self) -> Iterator[Trace]:
         for tid in list(self.spans):
@@ -85,11 +107,12 @@ class TouchedTraceSet(TraceSet):
     @classmethod
     def track(cls, base: TraceSet) -> TouchedTraceSet:
         view = cls.__new__(cls)
-        view.only, view.spans, view.warnings, view.seen = (
+        view.only, view.spans, view.warnings, view.seen, view.columns = (
             base.only,
             base.spans,
             base.warnings,
             base.seen,
+            base.columns,
         )
         view.touched = {}
         return view
@@ -100,8 +123,8 @@ class TouchedTraceSet(TraceSet):
         super().add(span)
         self.touched[span.trace_id] = None
 
-    def add_many(self, spans: list[Span]) -> dict[str, None]:
-        tids = super().add_many(spans)
+    def add_many(self, spans: list[Span], columns: ColumnChunk | None = None) -> dict[str, None]:
+        tids = super().add_many(spans, columns)
         self.touched.update(tids)
         return tids
 
@@ -110,7 +133,12 @@ class TouchedTraceSet(TraceSet):
         self.touched.update(other.seen)
 
 
-def build_trace(trace_id: str, spans: list[Span], warnings: list[TraceWarning]) -> Trace:
+def build_trace(
+    trace_id: str,
+    spans: list[Span],
+    warnings: list[TraceWarning],
+    columns: list[ColumnChunk] | None = None,
+) -> Trace:
     if len(spans) == JAEGER_ES_MAX_DOC_COUNT:
         warnings.append(
             TraceWarning(
@@ -119,7 +147,9 @@ def build_trace(trace_id: str, spans: list[Span], warnings: list[TraceWarning]) 
                 "max_doc_count of Jaeger on Elasticsearch/OpenSearch: it is probably cut off",
             )
         )
-    return Trace(trace_id, tuple(spans), tuple(warnings))
+    records = tuple(spans)
+    joined = SpanColumns(records, columns) if columns else None
+    return Trace(trace_id, records, tuple(warnings), joined)
 
 
 def pick_trace(traces: list[Trace], trace_id: str | None, total_ids: list[str]) -> Trace:

@@ -110,11 +110,22 @@ _PLAIN_DECODER = msgspec.json.Decoder(list[_PlainAttribute])
 _PLAIN_LISTS_DECODER = msgspec.json.Decoder(list[list[_PlainAttribute]])
 
 
+class _KeyedAttribute(Struct, gc=False):
+    key: str
+    value: Raw = Raw(b"null")
+
+
+_KEYED_LISTS_DECODER = msgspec.json.Decoder(list[list[_KeyedAttribute]])
+_PLAIN_VALUE_DECODER = msgspec.json.Decoder(_PlainValue | None)
+
+
 def select(mappings: list[Mapping[str, Any]], keys: frozenset[str]) -> list[Mapping[str, Any]]:
     """For each mapping, a dict of just those of ``keys`` it holds, with the values it gives.
 
-    Undecoded attribute texts are read in one pass (one msgspec call for all of them) and left
-    undecoded: naming a big trace's external callees needs a few keys of 100,000 spans.
+    Naming a big trace's external callees needs a few keys of 100,000 spans: their undecoded
+    attribute texts are read in one msgspec call, only the wanted values are decoded, and the
+    texts stay as they are. Where a wanted value is not a plain string or decimal integer, the
+    mapping itself is asked, which decodes it (or reports it malformed) as usual.
     """
     found: list[Mapping[str, Any] | None] = [None] * len(mappings)
     texts, slots = [], []
@@ -123,32 +134,61 @@ def select(mappings: list[Mapping[str, Any]], keys: frozenset[str]) -> list[Mapp
             texts.append(mapping.text)
             slots.append(k)
         else:
-            found[k] = {key: mapping[key] for key in keys if key in mapping}
-    for k, attributes in zip(slots, _plain_lists(texts), strict=True):
-        if attributes is None:  # not the plain case: the full decode reads (or rejects) it
-            mapping = mappings[k]
-            found[k] = {key: mapping[key] for key in keys if key in mapping}
-            continue
-        picked: dict[str, Any] = {}
-        for attribute in attributes:
-            if attribute.key in keys:
-                picked[attribute.key] = _plain_value(attribute.value)
-        found[k] = picked
+            found[k] = _asked(mapping, keys)
+    for k, attributes in zip(slots, _keyed_lists(texts), strict=True):
+        picked = _picked(attributes, keys) if attributes is not None else None
+        found[k] = _asked(mappings[k], keys) if picked is None else picked
     return found  # type: ignore[return-value]
 
 
-def _plain_lists(texts: list[Buffer]) -> list[list[_PlainAttribute] | None]:
-    """Each text decoded as plain attributes (see ``_plain_items``), or None where it is not
-    plain; all at once when every one is."""
+def _asked(mapping: Mapping[str, Any], keys: frozenset[str]) -> dict[str, Any]:
+    return {key: mapping[key] for key in keys if key in mapping}
+
+
+def _picked(attributes: list[_KeyedAttribute], keys: frozenset[str]) -> dict[str, Any] | None:
+    """The wanted keys' values (the last one of a repeated key, as in a dict), or None where
+    one is not plain."""
+    picked: dict[str, Any] = {}
+    for attribute in attributes:
+        if attribute.key in keys:
+            picked[attribute.key] = attribute.value
+    for key, raw in picked.items():
+        try:
+            value = _PLAIN_VALUE_DECODER.decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            return None
+        if value is None:
+            picked[key] = None
+            continue
+        string, number = value.stringValue, value.intValue
+        if number is UNSET and string is not UNSET:
+            picked[key] = string
+        elif string is UNSET and number is not UNSET and number.isdigit() and number.isascii():
+            picked[key] = int(number)
+        else:
+            return None
+    return picked
+
+
+def _keyed_lists(texts: list[Buffer]) -> list[list[_KeyedAttribute] | None]:
+    """Each text decoded as a list of attributes with their values left as text, or None where
+    it is not one; all at once when every one is."""
     if not texts:
         return []
     try:
-        decoded = _PLAIN_LISTS_DECODER.decode(b"[" + b",".join(texts) + b"]")
+        decoded = _KEYED_LISTS_DECODER.decode(b"[" + b",".join(texts) + b"]")
     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         decoded = None
     if decoded is None or len(decoded) != len(texts):  # one text held two lists: "[],[]"
-        decoded = [_plain_list(text) for text in texts]
-    return [None if a is None or not all(map(_is_plain, a)) else a for a in decoded]
+        decoded = [_keyed_list(text) for text in texts]
+    return decoded
+
+
+def _keyed_list(text: Buffer) -> list[_KeyedAttribute] | None:
+    try:
+        return _KEYED_LISTS_DECODER.decode(b"[" + bytes(text) + b"]")[0]
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, IndexError):
+        return None
 
 
 def _plain_list(text: Buffer) -> list[_PlainAttribute] | None:

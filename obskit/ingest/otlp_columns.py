@@ -12,17 +12,16 @@ names the problem; ``test_fast_reader`` holds the two paths to the same results.
 
 from __future__ import annotations
 
-import re
 from itertools import repeat
-from operator import attrgetter, lt
+from operator import attrgetter, itemgetter, lt
 from typing import Any
 
 from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, DeferredAttributes
 from obskit.ingest.otlp_json import KINDS, SpanConverter, read_events
 from obskit.ingest.values import ZERO16, Bad, expect_str, otlp_status
 from obskit.model import Reference, RefType, Span, StatusCode
+from obskit.model.columns import ColumnChunk
 
-_HEX = re.compile(r"[0-9a-f]*").fullmatch
 _TRACE_IDS = attrgetter("traceId")
 _SPAN_IDS = attrgetter("spanId")
 _PARENTS = attrgetter("parentSpanId")
@@ -34,6 +33,7 @@ _ATTRIBUTES = attrgetter("attributes")
 _EVENTS = attrgetter("events")
 _LINKS = attrgetter("links")
 _STATUSES = attrgetter("status")
+_FIRST = itemgetter(0)
 _NO_PARENT = frozenset({None, ""})
 _VALID_KINDS = frozenset(range(len(KINDS)))
 
@@ -46,12 +46,15 @@ class _Uncommon(Exception):
     """The batch is not the common case; convert it span by span."""
 
 
-def span_columns(converter: SpanConverter, lists: list[SpanList]) -> list[Span] | None:
+def span_columns(
+    converter: SpanConverter, lists: list[SpanList]
+) -> tuple[list[Span], ColumnChunk | None] | None:
     """The spans of several ``spans`` lists (structs of :mod:`obskit.ingest.otlp_structs`,
-    each with its service, resource and scope), in order; or None."""
+    each with its service, resource and scope), in order, and their columns for the analysis
+    (:mod:`obskit.model.columns`); or None."""
     items = [sp for spans, _, _, _ in lists for sp in spans]
     if not items:
-        return []
+        return [], None
     services = [service for spans, service, _, _ in lists for _ in spans]
     resources = [resource for spans, _, resource, _ in lists for _ in spans]
     scopes = [scope for spans, _, _, scope in lists for _ in spans]
@@ -69,13 +72,13 @@ def _convert(
     services: list[str],
     resources: list[Any],
     scopes: list[str],
-) -> list[Span]:
+) -> tuple[list[Span], ColumnChunk]:
     n = len(items)
     if any(map(_LINKS, items)):
         raise _Uncommon
     tids = _trace_ids(converter, list(map(_TRACE_IDS, items)))
     sids = list(map(_SPAN_IDS, items))
-    _check_span_ids(sids)
+    id_hex = _span_id_bytes(sids)
     starts = _times(list(map(_STARTS, items)))
     ends = _times(list(map(_ENDS, items)))
     if any(map(lt, ends, starts)):
@@ -83,10 +86,12 @@ def _convert(
     names = _names(converter, list(map(_NAMES, items)))
     kinds = _kinds(list(map(_KIND_NUMBERS, items)))
     codes, messages = _statuses(list(map(_STATUSES, items)), n)
-    refs = _references(tids, list(map(_PARENTS, items)))
+    parents = list(map(_PARENTS, items))
+    refs, parent_hex = _references(tids, parents)
     events = [read_events(e) if e else () for e in map(_EVENTS, items)]
     attrs = _attributes(converter, list(map(_ATTRIBUTES, items)), tids, sids)
-    return list(
+    columns = ColumnChunk(sids, id_hex, starts, ends, kinds, bytes(map(bool, parents)), parent_hex)
+    spans = list(
         map(
             Span,
             tids,
@@ -106,6 +111,7 @@ def _convert(
             scopes,
         )
     )
+    return spans, columns
 
 
 def _trace_ids(converter: SpanConverter, raw: list[Any]) -> list[str]:
@@ -116,12 +122,17 @@ def _trace_ids(converter: SpanConverter, raw: list[Any]) -> list[str]:
     return [normal[value] for value in raw]
 
 
-def _check_span_ids(ids: list[Any]) -> None:
+def _span_id_bytes(ids: list[Any]) -> bytes:
+    """The ids, 16 lowercase hex digits each and not all zeros, as 8 bytes each."""
     joined = "".join(ids)  # TypeError unless all are strings
-    if len(joined) != 16 * len(ids) or set(map(len, ids)) != {16} or not _HEX(joined):
+    if len(joined) != 16 * len(ids) or set(map(len, ids)) != {16}:
         raise _Uncommon
-    if ZERO16 in ids:
+    if not (joined.islower() or joined.isdigit()):  # fromhex takes upper case too
         raise _Uncommon
+    raw = bytes.fromhex(joined)  # ValueError for anything but hex digits and white space
+    if len(raw) != 8 * len(ids) or ZERO16 in ids:  # white space is skipped: fewer bytes
+        raise _Uncommon
+    return raw
 
 
 def _times(raw: list[Any]) -> list[int]:
@@ -154,14 +165,19 @@ def _statuses(raw: list[Any], n: int) -> tuple[list[StatusCode], list[str]]:
     return codes, messages
 
 
-def _references(tids: list[str], raw: list[Any]) -> list[tuple[Any, ...]]:
+def _references(tids: list[str], raw: list[Any]) -> tuple[list[tuple[Any, ...]], bytes]:
+    """Each span's references (one CHILD_OF for a parent) and the parent ids as bytes."""
     parents = [p for p in raw if p]
     if not set(p for p in raw if not p) <= _NO_PARENT:
         raise _Uncommon
-    if parents:
-        _check_span_ids(parents)
+    parent_hex = _span_id_bytes(parents) if parents else b""
     child_of = RefType.CHILD_OF
-    return [(Reference(child_of, t, p),) if p else () for t, p in zip(tids, raw, strict=True)]
+    refs = [(Reference(child_of, t, p),) if p else () for t, p in zip(tids, raw, strict=True)]
+    return refs, parent_hex
+
+
+def _first_bytes(texts: list[Any]) -> list[int]:
+    return list(map(_FIRST, map(memoryview, texts)))
 
 
 def _attributes(
@@ -170,6 +186,9 @@ def _attributes(
     text = converter.attributes_text
     if not converter.defer_attributes:
         return [text(r, t, s) for r, t, s in zip(raw, tids, sids, strict=True)]
+    # the common case, checked for all spans at once: every span has a list of attributes
+    if min(map(len, raw)) > SHORT_TEXT and _first_bytes(raw).count(OPEN_LIST) == len(raw):
+        return list(map(DeferredAttributes, raw, sids))
     return [
         DeferredAttributes(r, s)
         if len(r) > SHORT_TEXT and memoryview(r)[0] == OPEN_LIST

@@ -27,6 +27,7 @@ from obskit.ingest.otlp_columns import SpanList, span_columns
 from obskit.ingest.otlp_json import SpanConverter, add_jaeger_warnings, partial_warning
 from obskit.ingest.values import Bad, expect_dict, expect_str, freeze, key_values, service_name
 from obskit.model import Span
+from obskit.model.columns import ColumnChunk
 
 
 class _Span(Struct):
@@ -156,19 +157,21 @@ def _read_resource_spans(
             batch.append((items, service, res, scope))
             size += len(items)
         if size >= BATCH_SPANS:  # the structs of a batch go as soon as its spans exist
-            touched.update(out.add_many(_convert(converter, batch, size)))
+            touched.update(out.add_many(*_convert(converter, batch, size)))
             batch, size = [], 0
-    touched.update(out.add_many(_convert(converter, batch, size)))
+    touched.update(out.add_many(*_convert(converter, batch, size)))
     return touched
 
 
-def _convert(converter: SpanConverter, batch: list[SpanList], size: int) -> list[Span]:
-    spans = span_columns(converter, batch) if size >= COLUMNS_FROM else None
-    if spans is None:  # not the common case: span by span, which names any problem
-        span = converter.span
-        spans = [
-            span(*astuple(sp), service, res, scope)
-            for items, service, res, scope in batch
-            for sp in items
-        ]
-    return spans
+def _convert(
+    converter: SpanConverter, batch: list[SpanList], size: int
+) -> tuple[list[Span], ColumnChunk | None]:
+    converted = span_columns(converter, batch) if size >= COLUMNS_FROM else None
+    if converted is not None:
+        return converted
+    span = converter.span  # not the common case: span by span, which names any problem
+    return [
+        span(*astuple(sp), service, res, scope)
+        for items, service, res, scope in batch
+        for sp in items
+    ], None

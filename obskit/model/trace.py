@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from operator import attrgetter
 
+from obskit.model.columns import SpanColumns
 from obskit.model.span import Span
 from obskit.model.warning import TraceWarning
+
+_SERVICE = attrgetter("service")
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,11 +17,13 @@ class Trace:
     trace_id: str
     spans: tuple[Span, ...]
     warnings: tuple[TraceWarning, ...] = ()
+    # what the reader already had of the spans, a column at a time (see obskit.model.columns)
+    columns: SpanColumns | None = field(default=None, compare=False, repr=False)
 
     @property
     def services(self) -> list[str]:
         """Service names, sorted."""
-        return sorted({span.service for span in self.spans})
+        return sorted(set(map(_SERVICE, self.spans)))
 
     def __len__(self) -> int:
         return len(self.spans)

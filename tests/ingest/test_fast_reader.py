@@ -112,15 +112,18 @@ def test_fast_reader_is_really_used(monkeypatch, index: int) -> None:
     columns: list[int] = []
 
     def counted(*args):
-        spans = span_columns(*args)
-        columns.append(0 if spans is None else len(spans))
-        return spans
+        converted = span_columns(*args)
+        columns.append(0 if converted is None else len(converted[0]))
+        return converted
 
     monkeypatch.setattr("obskit.ingest.load_json", no_careful_parse)
     monkeypatch.setattr(structs, "span_columns", counted)
     traces = fast(documents(jaeger_private=False, links=False)[index], monkeypatch)
     assert sum(len(t) for t in traces) == 120
     assert sum(columns) == 120  # every list went a column at a time
+    for trace in traces:  # and the analysis gets the columns
+        assert trace.columns is not None and trace.columns.describes(trace.spans)
+        assert trace.columns.ids == [s.span_id for s in trace.spans]
     deferred = [s for t in traces for s in t.spans if isinstance(s.attributes, DeferredAttributes)]
     assert len(deferred) == 120
 
