@@ -41,12 +41,16 @@ class Calls:
 
     __slots__ = ("callees", "callers", "critical", "errors", "spans")
 
-    def __init__(self) -> None:
-        self.callers: list[str] = []
-        self.callees: list[str] = []
-        self.errors: list[bool] = []
-        self.spans: list[int] = []
-        self.critical: list[int] = []
+    def __init__(
+        self,
+        callers: list[str],
+        callees: list[str],
+        errors: list[bool],
+        spans: list[int],
+        critical: list[int],
+    ) -> None:
+        self.callers, self.callees, self.errors = callers, callees, errors
+        self.spans, self.critical = spans, critical
 
     def add(self, caller: str, callee: str, error: bool, span: int, critical: int) -> None:
         self.callers.append(caller)
@@ -104,32 +108,35 @@ class Calls:
 def dependency_graph(
     tree: SpanTree, hop_run: HopRun, span_cp: Mapping[int, int], entered: list[int]
 ) -> DependencyGraph:
-    callees, hop_critical = hop_run.callees, hop_run.critical
     spans = tree.spans
     services = list(map(_SERVICE, spans))
     counts = Counter(services)
     error = StatusCode.ERROR
-    implicit = _implicit_calls(tree, services, counts, callees)
-    implicit_cp = _critical_below(tree, span_cp, entered, implicit, callees)
+    hops = set(hop_run.positions)
+    implicit = _implicit_calls(tree, services, counts, hops)
+    implicit_cp = _critical_below(tree, span_cp, entered, implicit, hops)
 
-    # every call as a row: caller, callee, error, duration, critical time
-    calls = Calls()
-    for h, (callee, _external, child) in callees.items():
-        span = spans[h]
-        failed = span.status is error or (child is not None and spans[child].status is error)
-        calls.add(span.service, callee, failed, h, hop_critical.get(h, 0))
+    # every call as a row: caller, callee, error, the span, critical time; the hops first
+    positions, hop_critical = hop_run.positions, hop_run.critical
+    calls = Calls(
+        list(hop_run.callers),
+        list(hop_run.callees),
+        [
+            spans[h].status is error or (c is not None and spans[c].status is error)
+            for h, c in zip(positions, hop_run.callee_spans, strict=True)
+        ],
+        list(positions),
+        [hop_critical.get(h, 0) for h in positions],
+    )
+    parent = tree.parent
     for c in implicit:
-        calls.add(
-            services[tree.parent[c]],
-            spans[c].service,
-            spans[c].status is error,
-            c,
-            implicit_cp.get(c, 0),
-        )
+        span = spans[c]
+        calls.add(services[parent[c]], span.service, span.status is error, c, implicit_cp.get(c, 0))
     edges = calls.totals(tree)
 
     nodes = [GraphNode(name, False, counts[name]) for name in sorted(counts)]
-    externals = sorted({c[0] for c in callees.values() if c[1]} - counts.keys())
+    called = {name for name, out in zip(hop_run.callees, hop_run.external, strict=True) if out}
+    externals = sorted(called - counts.keys())
     nodes += [GraphNode(name, True, 0) for name in externals]
     ordered = sorted(edges.items(), key=lambda item: (-item[1].critical, item[0]))
     return DependencyGraph(
@@ -142,7 +149,7 @@ def dependency_graph(
 
 
 def _implicit_calls(
-    tree: SpanTree, services: list[str], counts: Counter[str], hops: Mapping[int, object]
+    tree: SpanTree, services: list[str], counts: Counter[str], hops: set[int]
 ) -> list[int]:
     """Spans whose parent is in another service and is not a hop: calls with no client span."""
     if tree.arrays is not None:
@@ -165,7 +172,7 @@ def _critical_below(
     span_cp: Mapping[int, int],
     entered: list[int],
     implicit: list[int],
-    hops: Mapping[int, object],
+    hops: set[int],
 ) -> dict[int, int]:
     """CP time of each implicit call's subtree, up to the next call (hop or implicit)."""
     if not implicit:

@@ -159,18 +159,23 @@ def hop_critical_times(
 
 
 class HopRun:
-    """``hops`` by CP time (desc, then start); per hop position: ``callees`` gives
-    (callee, external, callee span position or None) and ``critical`` the CP time (if any)."""
+    """``hops`` in report order; and, a column each in trace order: the hop spans'
+    ``positions``, their ``callers``, ``callees`` (names), whether each is ``external`` and its
+    instrumented ``callee_spans`` (None for an external one); ``critical`` maps a hop position
+    to its CP time, for the hops that have any."""
 
-    __slots__ = ("callees", "critical", "hops")
+    __slots__ = ("callee_spans", "callees", "callers", "critical", "external", "hops", "positions")
 
     def __init__(
         self,
         hops: list[Hop],
-        callees: dict[int, tuple[str, bool, int | None]],
+        positions: list[int],
+        callers: list[str],
+        callees: tuple[list[str], list[bool], list[int | None]],
         critical: dict[int, int],
     ) -> None:
-        self.hops, self.callees, self.critical = hops, callees, critical
+        self.hops, self.positions, self.callers, self.critical = hops, positions, callers, critical
+        self.callees, self.external, self.callee_spans = callees
 
 
 def build_hops(
@@ -187,8 +192,9 @@ def build_hops(
     spans, ids = tree.spans, tree.ids
     # Spans (and the attribute texts external callees are named from) are read in trace
     # order, which is memory order: at 1M spans several times faster than in report order.
-    names, external, children = _callees(tree, positions, external_names)
-    callees = dict(zip(positions, zip(names, external, children, strict=True), strict=True))
+    callees = _callees(tree, positions, external_names)
+    names, external, _ = callees
+    callers = [spans[h].service for h in positions]
     hot, cold = _report_order(tree, positions, exclusive)
     hops: list[Hop] = []
     for k in hot:
@@ -227,7 +233,7 @@ def build_hops(
         map(
             Hop,
             [ids[h] for h in positions],
-            [spans[h].service for h in positions],
+            callers,
             names,
             external,
             [spans[h].name for h in positions],
@@ -241,7 +247,7 @@ def build_hops(
         )
     )
     hops.extend([plain[k] for k in cold])
-    return HopRun(hops, callees, exclusive)
+    return HopRun(hops, positions, callers, callees, exclusive)
 
 
 def _callees(

@@ -337,6 +337,8 @@ class SpanTree:
             kids = self.children[parent[closer]]
             assert kids is not None
             kids.remove(closer)
+            if not kids:
+                self.children[parent[closer]] = None  # a leaf now
             parent[closer] = NO_PARENT
             self.follows.discard(closer)
             self._cycle_warning(closer, loop)

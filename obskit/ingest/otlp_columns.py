@@ -12,7 +12,7 @@ names the problem; ``test_fast_reader`` holds the two paths to the same results.
 
 from __future__ import annotations
 
-from itertools import repeat
+from itertools import compress, repeat
 from operator import attrgetter, itemgetter, lt
 from typing import Any
 
@@ -34,6 +34,7 @@ _EVENTS = attrgetter("events")
 _LINKS = attrgetter("links")
 _STATUSES = attrgetter("status")
 _FIRST = itemgetter(0)
+_CHILD_OF = RefType.CHILD_OF
 _NO_PARENT = frozenset({None, ""})
 _VALID_KINDS = frozenset(range(len(KINDS)))
 
@@ -87,10 +88,11 @@ def _convert(
     kinds = _kinds(list(map(_KIND_NUMBERS, items)))
     codes, messages = _statuses(list(map(_STATUSES, items)), n)
     parents = list(map(_PARENTS, items))
-    refs, parent_hex = _references(tids, parents)
+    has_parent = bytes(map(bool, parents))
+    refs, parent_hex = _references(tids, parents, has_parent)
     events = [read_events(e) if e else () for e in map(_EVENTS, items)]
     attrs = _attributes(converter, list(map(_ATTRIBUTES, items)), tids, sids)
-    columns = ColumnChunk(sids, id_hex, starts, ends, kinds, bytes(map(bool, parents)), parent_hex)
+    columns = ColumnChunk(sids, id_hex, starts, ends, kinds, has_parent, parent_hex)
     spans = list(
         map(
             Span,
@@ -165,14 +167,20 @@ def _statuses(raw: list[Any], n: int) -> tuple[list[StatusCode], list[str]]:
     return codes, messages
 
 
-def _references(tids: list[str], raw: list[Any]) -> tuple[list[tuple[Any, ...]], bytes]:
+def _references(
+    tids: list[str], raw: list[Any], has_parent: bytes
+) -> tuple[list[tuple[Any, ...]], bytes]:
     """Each span's references (one CHILD_OF for a parent) and the parent ids as bytes."""
-    parents = [p for p in raw if p]
-    if not set(p for p in raw if not p) <= _NO_PARENT:
+    parents = list(compress(raw, has_parent))
+    if len(parents) != len(raw) and not set(p for p in raw if not p) <= _NO_PARENT:
         raise _Uncommon
     parent_hex = _span_id_bytes(parents) if parents else b""
-    child_of = RefType.CHILD_OF
-    refs = [(Reference(child_of, t, p),) if p else () for t, p in zip(tids, raw, strict=True)]
+    # all at once, as 1-tuples from zip; then the few roots get none
+    refs: list[tuple[Any, ...]] = list(zip(map(Reference, repeat(_CHILD_OF), tids, raw)))
+    at = has_parent.find(0)
+    while at != -1:
+        refs[at] = ()
+        at = has_parent.find(0, at + 1)
     return refs, parent_hex
 
 
