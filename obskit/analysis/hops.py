@@ -23,7 +23,6 @@ from obskit.analysis.arrays import first_child_of_kind
 from obskit.analysis.durations import format_ns, format_share
 from obskit.analysis.reports import Hop
 from obskit.analysis.tree import NO_PARENT, SpanTree
-from obskit.ingest.deferred_attributes import select
 from obskit.model import SpanKind
 
 HOP_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
@@ -57,29 +56,6 @@ def callee_child(tree: SpanTree, hop: int) -> int | None:
         if kinds[c] is server or kinds[c] is consumer:
             return c
     return None
-
-
-# every attribute external_name reads
-NAMING_KEYS = frozenset(
-    {
-        "peer.service",
-        "service.peer.name",
-        "server.address",
-        "net.peer.name",
-        "server.port",
-        "net.peer.port",
-        "url.full",
-        "http.url",
-        "db.system",
-        "db.system.name",
-        "db.name",
-        "db.namespace",
-        "messaging.system",
-        "messaging.destination.name",
-        "messaging.destination",
-        "rpc.service",
-    }
-)
 
 
 def external_name(attributes: Mapping[str, Any], names: Mapping[str, str] | None = None) -> str:
@@ -257,14 +233,10 @@ def _callees(
     instrumented callee span (None for an external one)."""
     spans = tree.spans
     children = list(map(callee_finder(tree), positions))
-    outside = [h for h, c in zip(positions, children, strict=True) if c is None]
-    named = iter(
-        [
-            external_name(attributes, external_names)
-            for attributes in select([spans[h].attributes for h in outside], NAMING_KEYS)
-        ]
-    )
-    names = [spans[c].service if c is not None else next(named) for c in children]
+    names = [
+        external_name(spans[h].attributes, external_names) if c is None else spans[c].service
+        for h, c in zip(positions, children, strict=True)
+    ]
     return names, [c is None for c in children], children
 
 

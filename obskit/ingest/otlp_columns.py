@@ -90,7 +90,8 @@ def _convert(
     parents = list(map(_PARENTS, items))
     has_parent = bytes(map(bool, parents))
     refs, parent_hex = _references(tids, parents, has_parent)
-    events = [read_events(e) if e else () for e in map(_EVENTS, items)]
+    events_raw = list(map(_EVENTS, items))
+    events = [read_events(e) if e else () for e in events_raw] if any(events_raw) else [()] * n
     attrs = _attributes(converter, list(map(_ATTRIBUTES, items)), tids, sids)
     columns = ColumnChunk(sids, id_hex, starts, ends, kinds, has_parent, parent_hex)
     spans = list(
@@ -158,7 +159,8 @@ def _kinds(raw: list[Any]) -> list[Any]:
 def _statuses(raw: list[Any], n: int) -> tuple[list[StatusCode], list[str]]:
     codes = [StatusCode.UNSET] * n
     messages = [""] * n
-    for i, status in enumerate(raw):
+    for i in compress(range(n), raw):  # only the spans with a status
+        status = raw[i]
         if status:
             if type(status) is not dict:
                 raise _Uncommon

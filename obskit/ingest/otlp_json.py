@@ -324,8 +324,7 @@ class SpanConverter:
         cache = self._names
         if len(cache) >= _NAME_CACHE:
             return names
-        shared = cache.setdefault
-        return [shared(name, name) for name in names]
+        return list(map(cache.setdefault, names, names))
 
     def _name(self, name: str) -> str:
         if len(self._names) < _NAME_CACHE:
