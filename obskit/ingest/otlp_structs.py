@@ -60,10 +60,10 @@ class _ResourceSpans(Struct, gc=False):
 
 
 class _Batches(Struct):
-    # Each resource's spans are decoded and converted in turn, so the structs of only one
-    # resource exist at a time (and their memory is reused for the next).
-    resourceSpans: list[Raw] | UnsetType | None = UNSET
-    batches: list[Raw] | UnsetType | None = UNSET
+    # Decoded in one pass; the structs of each batch go as soon as its spans exist, so memory
+    # holds about one copy of the spans throughout (a decoded span is what its record keeps).
+    resourceSpans: list[_ResourceSpans] | UnsetType | None = UNSET
+    batches: list[_ResourceSpans] | UnsetType | None = UNSET
 
 
 class _Document(_Batches):
@@ -75,7 +75,6 @@ class _Document(_Batches):
 
 
 _DECODER = msgspec.json.Decoder(_Document)
-_RESOURCE_DECODER = msgspec.json.Decoder(_ResourceSpans)
 # Spans are converted in batches of whole resources of about this many spans (all of a small
 # document at once), a column at a time from COLUMNS_FROM spans, which pays for its fixed cost.
 BATCH_SPANS = 4096
@@ -110,7 +109,7 @@ def read_bytes(data: bytes, out: TraceSet, formats: frozenset[str] | None = None
     return fmt
 
 
-def _resource_spans(doc: _Document) -> tuple[str, list[Raw] | None] | None:
+def _resource_spans(doc: _Document) -> tuple[str, list[_ResourceSpans] | None] | None:
     """The format and the ``resourceSpans`` list, by the sniffer's order of keys."""
     if doc.resourceSpans is not UNSET:
         return "otlp-json", doc.resourceSpans
@@ -130,13 +129,13 @@ def _resource_spans(doc: _Document) -> tuple[str, list[Raw] | None] | None:
 
 
 def _read_resource_spans(
-    resource_spans: list[Raw], converter: SpanConverter, out: TraceSet
+    resource_spans: list[_ResourceSpans], converter: SpanConverter, out: TraceSet
 ) -> dict[str, None]:
     touched: dict[str, None] = {}
     batch: list[SpanList] = []
     size = 0
-    for raw in resource_spans:
-        rs = _RESOURCE_DECODER.decode(raw)
+    for k, rs in enumerate(resource_spans):
+        resource_spans[k] = None  # type: ignore[call-overload]  # freed with its batch
         resource = rs.resource
         attrs = (
             key_values(expect_dict(resource, "resource").get("attributes"), "resource.attributes")
