@@ -9,19 +9,23 @@ service dependency graph). None of them modifies the trace.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from operator import attrgetter
 
 from obskit.analysis.critical_path import compute
 from obskit.analysis.durations import format_ns
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
-from obskit.analysis.reports import OperationTime, ServiceTime, SpanRef, TraceReport
+from obskit.analysis.reports import (
+    DependencyGraph,
+    OperationTime,
+    ServiceTime,
+    SpanRef,
+    TraceReport,
+)
 from obskit.analysis.tree import SpanTree
 from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
 
 DEFAULT_THRESHOLD = 0.2
-_SERVICE = attrgetter("service")
 
 
 def analyze_trace(
@@ -74,12 +78,12 @@ def _analyze(
         root=_ref(tree, primary),
         duration_ns=tree.ends[primary] - tree.starts[primary],
         span_count=len(trace.spans),
-        services=tuple(trace.services),
+        services=tuple(_services(trace, tree, graph)),
         critical_path=tuple(
             SpanRef(ids[i], spans[i].service, spans[i].name, start, end)
             for i, start, end in sections
         ),
-        by_service=_by_service(tree, span_cp, request_ns),
+        by_service=_by_service(tree, graph, span_cp, request_ns),
         by_operation=_by_operation(tree, span_cp, request_ns),
         hops=tuple(hop_run.hops),
         graph=graph,
@@ -104,8 +108,17 @@ def _share(ns: int, total: int) -> float:
     return ns / total if total > 0 else 0.0
 
 
-def _by_service(tree: SpanTree, span_cp: dict[int, int], total: int) -> tuple[ServiceTime, ...]:
-    per: dict[str, int] = dict.fromkeys(sorted(set(map(_SERVICE, tree.spans))), 0)
+def _services(trace: Trace, tree: SpanTree, graph: DependencyGraph) -> list[str]:
+    if tree.spans is trace.spans:  # no duplicate ids left out: the graph counted them all
+        return [node.id for node in graph.nodes if not node.external]
+    return trace.services
+
+
+def _by_service(
+    tree: SpanTree, graph: DependencyGraph, span_cp: dict[int, int], total: int
+) -> tuple[ServiceTime, ...]:
+    # the graph's service nodes: every service of the tree, sorted
+    per: dict[str, int] = dict.fromkeys([n.id for n in graph.nodes if not n.external], 0)
     spans = tree.spans
     for i, ns in span_cp.items():
         per[spans[i].service] += ns

@@ -8,9 +8,11 @@ from __future__ import annotations
 import random
 from types import MappingProxyType
 
+import msgspec
 import orjson
 import pytest
 
+import obskit.ingest.otlp_columns as columns_module
 import obskit.ingest.otlp_structs as structs
 import obskit.ingest.sniff as sniff
 from obskit.errors import InputError
@@ -188,3 +190,20 @@ def test_json_lines_read_alike(monkeypatch, window) -> None:
     monkeypatch.setattr("obskit.ingest.read_bytes", lambda *args: None)
     assert fast_lines == list(read_traces(data, window=window))
     assert sum(len(t) for t in fast_lines) == 125
+
+
+@pytest.mark.parametrize("base", [0, 7, 10**18, 9 * 10**18, 10**19])
+def test_times_parsed_a_column_at_a_time_are_exact(monkeypatch, base: int) -> None:
+    # big lists parse their times with numpy when all have one width (at most 19 digits: 64
+    # bits); any other width, or a mix, goes through int(): both give the careful result
+    monkeypatch.setattr(columns_module, "NUMERIC_FROM", 0)
+    trace = random_trace(60, 3, links=False)
+    rng = random.Random(base)
+    spans = []
+    for span in trace.spans:
+        start = base + rng.randrange(10**6 if base else 2)
+        spans.append(msgspec.structs.replace(span, start_ns=start, end_ns=start + rng.randrange(3)))
+    data = orjson.dumps(trace_to_otlp(Trace(TID, tuple(spans))))
+    got = fast(data, monkeypatch)
+    assert got == careful(data, monkeypatch)
+    assert [s.start_ns for s in got[0].spans] == [s.start_ns for s in spans]
