@@ -17,7 +17,6 @@ The parent rule, used everywhere (graph, tree, walk):
 from __future__ import annotations
 
 import itertools
-from itertools import compress
 from operator import attrgetter, itemgetter
 
 import numpy as np
@@ -193,7 +192,7 @@ class SpanTree:
         refs = list(map(_REFERENCES, self.spans))
         parent = np.full(len(refs), NO_PARENT, np.int64)
         with_refs = np.flatnonzero(np.fromiter(map(len, refs), np.int64, len(refs)))
-        firsts = list(map(_FIRST, compress(refs, refs)))
+        firsts = list(map(_FIRST, itertools.compress(refs, refs)))
         if not firsts:
             return parent
         positions = index.find(list(map(_REF_SPAN_ID, firsts)))

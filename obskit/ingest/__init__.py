@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from obskit.errors import InputError
 from obskit.gcpause import gc_paused
-from obskit.ingest.assemble import TouchedTraceSet, TraceSet, build_trace, pick_trace
+from obskit.ingest.assemble import TouchedTraceSet, TraceSet, pick_trace
 from obskit.ingest.otlp_structs import read_bytes
 from obskit.ingest.payload import Payload, load_json
 from obskit.ingest.sniff import (
@@ -262,15 +262,14 @@ def _read_line(number: int, line: bytes, parsed: Any, out: TraceSet) -> None:
 
 
 def _finish(out: TraceSet, tid: str, emitted: set[str], window: int | None) -> Trace:
-    spans = out.spans.pop(tid, [])
-    warnings = out.warnings.pop(tid, [])
     if tid in emitted:
-        warnings.append(
+        out.warn(
+            tid,
             TraceWarning(
                 "split",
                 f"more spans of this trace came over {window} lines after its last ones; "
                 "it is reported in pieces (raise the window)",
-            )
+            ),
         )
     emitted.add(tid)
-    return build_trace(tid, spans, warnings)
+    return out.pop(tid)  # everything of the trace goes: spans, warnings, columns

@@ -17,10 +17,14 @@ import obskit.ingest.otlp_structs as structs
 import obskit.ingest.sniff as sniff
 from obskit.errors import InputError
 from obskit.ingest import read_trace, read_traces
+from obskit.ingest.assemble import TraceSet
 from obskit.ingest.deferred_attributes import DeferredAttributes
 from obskit.ingest.otlp_columns import span_columns
 from obskit.ingest.otlp_writer import trace_to_otlp
 from obskit.model import Event, Link, Reference, RefType, Span, SpanKind, Trace
+from obskit.model.columns import ColumnChunk
+
+CHUNK_FIELDS = ("ids", "id_hex", "starts", "ends", "kinds", "has_parent", "parent_hex")
 
 TID = "5b8efff798038103d269b633813fc60c"
 
@@ -207,3 +211,40 @@ def test_times_parsed_a_column_at_a_time_are_exact(monkeypatch, base: int) -> No
     got = fast(data, monkeypatch)
     assert got == careful(data, monkeypatch)
     assert [s.start_ns for s in got[0].spans] == [s.start_ns for s in spans]
+
+
+@pytest.mark.parametrize("window", [None, 1])
+def test_json_lines_traces_leave_nothing_behind(window) -> None:
+    # each trace goes out with its columns: a reader that kept them would grow with the file
+    # (the sniffer parses line 1 the careful way: that trace has none)
+    lines = []
+    for seed in range(5):
+        doc = trace_to_otlp(random_trace(40, seed, links=False))
+        for rs in doc["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                for sp in ss["spans"]:
+                    sp["traceId"] = f"{seed + 1:032x}"
+        lines.append(orjson.dumps(doc))
+    traces = list(read_traces(b"\n".join(lines) + b"\n", window=window))
+    assert [t.trace_id for t in traces] == [f"{seed + 1:032x}" for seed in range(5)]
+    assert traces[0].columns is None
+    for trace in traces[1:]:
+        assert trace.columns is not None and trace.columns.describes(trace.spans)
+
+
+def test_a_trace_set_pops_everything_of_a_trace(monkeypatch) -> None:
+    trace = random_trace(80, 1, links=False)
+    out = TraceSet()
+    out.add_many(list(trace.spans[:20]))  # no columns for these: none for the trace
+    spans, columns = span_list_columns(trace.spans[20:], monkeypatch)
+    out.add_many(spans, columns)
+    popped = out.pop(TID)
+    assert popped.spans == (*trace.spans[:20], *spans) and popped.columns is None
+    assert not out.spans and not out.warnings and not out.columns
+
+
+def span_list_columns(spans, monkeypatch):
+    monkeypatch.setattr(sniff, "FAST_MIN_BYTES", 0)
+    data = orjson.dumps(trace_to_otlp(Trace(TID, tuple(spans))))
+    got = next(iter(read_traces(data)))
+    return list(got.spans), ColumnChunk(*(getattr(got.columns, f) for f in CHUNK_FIELDS))
