@@ -2,7 +2,9 @@
 
 The tree is a projection of the trace into parallel lists indexed by span position, because
 per-span Python objects are what makes a 1M-span analysis slow. The trace itself is never
-touched.
+touched. Big traces are linked a column at a time (``_link_arrays``, over the arrays of
+:mod:`obskit.analysis.arrays`, from the reader's columns when it handed them over); the
+span-by-span code (``_link_lists``) is the reference both are tested against.
 
 The parent rule, used everywhere (graph, tree, walk):
 
