@@ -75,7 +75,7 @@ class IdIndex:
         """The position of each wanted key, or NO_PARENT where it is not a span id."""
         if not len(self.keys):
             return np.full(len(wanted), NO_PARENT, np.int64)
-        # searched in sorted order, the keys are read front to back: 3x faster at 1M spans
+        # searched in sorted order, the keys are read front to back rather than at random
         by_key = np.argsort(wanted)
         at = np.empty(len(wanted), np.int64)
         at[by_key] = np.searchsorted(self.keys, wanted[by_key])
