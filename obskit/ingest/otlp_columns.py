@@ -185,11 +185,10 @@ def _statuses(raw: list[Any], n: int) -> tuple[list[StatusCode], list[str]]:
     messages = [""] * n
     for i in compress(range(n), raw):  # only the spans with a status
         status = raw[i]
-        if status:
-            if type(status) is not dict:
-                raise _Uncommon
-            codes[i] = otlp_status(status.get("code"))
-            messages[i] = expect_str(status.get("message"), "status.message")
+        if type(status) is not dict:
+            raise _Uncommon
+        codes[i] = otlp_status(status.get("code"))
+        messages[i] = expect_str(status.get("message"), "status.message")
     return codes, messages
 
 
