@@ -185,3 +185,16 @@ def test_columns_of_other_spans_are_ignored(monkeypatch) -> None:
     fewer = dataclasses.replace(trace, spans=trace.spans[:2500])
     assert fewer.columns is trace.columns and not fewer.columns.describes(fewer.spans)
     assert analyze_trace(fewer) == analyzed(dataclasses.replace(fewer, columns=None), bulk=False)
+
+
+def test_times_past_int64_and_a_forest_of_roots_agree() -> None:
+    # a time no int64 holds sends the trace down the list path; 2,500 roots have no children
+    roots = [
+        Span(TRACE_ID, f"{k + 1:016x}", "op", f"svc{k % 3}", BASE + k, BASE + k + 10)
+        for k in range(2500)
+    ]
+    late = msgspec.structs.replace(roots[-1], end_ns=2**64)
+    for spans in (roots, [*roots[:-1], late]):
+        trace = Trace(TRACE_ID, tuple(spans))
+        assert (SpanTree(trace).arrays is None) == (spans[-1] is late)
+        assert analyzed(trace, bulk=True) == analyzed(trace, bulk=False)
