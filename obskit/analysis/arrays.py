@@ -2,7 +2,7 @@
 
 Past a few thousand spans the analysis is bound by memory, not arithmetic: every Python object a
 pass touches is a cache miss, and a 1M-span trace does not fit any cache. So for traces of
-:data:`BULK_FROM` spans and more, the tree's parent links, the clipping and the callee search run
+``tree.BULK_FROM`` spans and more, the tree's parent links, the clipping and the callee search run
 here, a whole column at a time over contiguous arrays; the small-trace code in ``tree.py`` and
 ``clipping.py`` stays the reference, and ``tests/analysis/test_bulk.py`` holds both to the same
 reports. Below that size numpy's fixed cost per call is more than the Python loops cost.
@@ -20,8 +20,6 @@ import itertools
 
 import numpy as np
 
-# traces of at least this many spans take the array path
-BULK_FROM = 2048
 NO_PARENT = -1
 
 

@@ -9,8 +9,6 @@ A non-blocking child is skipped together with its whole subtree:
 
 from __future__ import annotations
 
-import numpy as np
-
 from obskit.analysis.tree import SpanTree
 from obskit.model import SpanKind
 
@@ -20,7 +18,7 @@ def non_blocking(tree: SpanTree, *, jaeger_compat: bool = False) -> set[int]:
     skipped: set[int] = set() if jaeger_compat else set(tree.follows)
     if tree.arrays is not None:
         kinds, parent = tree.arrays.kinds, tree.arrays.parent
-        consumers = np.flatnonzero((kinds == SpanKind.CONSUMER) & (parent >= 0))
+        consumers = ((kinds == SpanKind.CONSUMER) & (parent >= 0)).nonzero()[0]
         below_producer = kinds[parent[consumers]] == SpanKind.PRODUCER
         skipped.update(consumers[below_producer].tolist())
         return skipped

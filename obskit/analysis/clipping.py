@@ -24,11 +24,13 @@ take the array path (``_fit_arrays``), which gives the same projection.
 
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING
 
-from obskit.analysis.arrays import TreeArrays, path_extremes, topmost
 from obskit.analysis.tree import SpanTree
 from obskit.model import TraceWarning
+
+if TYPE_CHECKING:
+    from obskit.analysis.arrays import TreeArrays
 
 KEPT, DROPPED, SKIPPED = 1, 2, 3
 
@@ -62,6 +64,10 @@ class Projection:
         """``_fit`` as prefix operations (see :mod:`obskit.analysis.arrays`): a kept span's
         clipped interval is its latest start and earliest end along its path from the root, and
         the first span on that path that is dropped or skipped decides for its whole subtree."""
+        import numpy as np
+
+        from obskit.analysis.arrays import path_extremes, topmost
+
         parent, starts, ends = tree.parent, tree.starts, tree.ends
         latest_start, earliest_end = path_extremes(parent, starts, ends)
         child = np.flatnonzero(parent >= 0)

@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from operator import attrgetter
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from obskit.analysis.hops import HOP_KINDS, HopRun
 from obskit.analysis.reports import DependencyGraph, GraphEdge, GraphNode
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.model import StatusCode
+
+if TYPE_CHECKING:
+    import numpy as np
 
 _SERVICE = attrgetter("service")
 
@@ -80,6 +82,8 @@ class Calls:
     def _array_totals(
         self, starts: np.ndarray, ends: np.ndarray
     ) -> dict[tuple[str, str], _EdgeTotals]:
+        import numpy as np
+
         pairs = list(dict.fromkeys(zip(self.callers, self.callees, strict=True)))
         number = {pair: k for k, pair in enumerate(pairs)}
         edge_of = np.fromiter(
@@ -153,6 +157,8 @@ def _implicit_calls(
 ) -> list[int]:
     """Spans whose parent is in another service and is not a hop: calls with no client span."""
     if tree.arrays is not None:
+        import numpy as np
+
         parent, kinds = tree.arrays.parent, tree.arrays.kinds
         code = {name: number for number, name in enumerate(counts)}
         codes = np.fromiter(map(code.__getitem__, services), np.int32, len(services))

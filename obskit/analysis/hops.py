@@ -17,9 +17,6 @@ from itertools import repeat
 from typing import Any
 from urllib.parse import urlsplit
 
-import numpy as np
-
-from obskit.analysis.arrays import first_child_of_kind
 from obskit.analysis.durations import format_ns, format_share
 from obskit.analysis.reports import Hop
 from obskit.analysis.tree import NO_PARENT, SpanTree
@@ -32,7 +29,8 @@ UNKNOWN_EXTERNAL = "unknown"
 
 def hop_positions(tree: SpanTree) -> list[int]:
     if tree.arrays is not None:
-        return np.flatnonzero(np.isin(tree.arrays.kinds, HOP_KINDS)).tolist()
+        kinds = tree.arrays.kinds
+        return ((kinds == SpanKind.CLIENT) | (kinds == SpanKind.PRODUCER)).nonzero()[0].tolist()
     client, producer = HOP_KINDS
     return [i for i, kind in enumerate(tree.kinds) if kind is client or kind is producer]
 
@@ -40,6 +38,8 @@ def hop_positions(tree: SpanTree) -> list[int]:
 def callee_finder(tree: SpanTree) -> Callable[[int], int | None]:
     """``callee_child`` for every hop of the tree, all found at once on the array path."""
     if tree.arrays is not None:
+        from obskit.analysis.arrays import first_child_of_kind
+
         arrays = tree.arrays
         return first_child_of_kind(arrays.parent, arrays.children, arrays.kinds, CALLEE_KINDS).get
     return partial(callee_child, tree)
@@ -250,6 +250,8 @@ def _report_order(
     hot.sort(key=lambda k: (-critical[positions[k]], starts[positions[k]], ids[positions[k]]))
     cold = [k for k, h in enumerate(positions) if h not in critical]
     if tree.arrays is not None:
+        import numpy as np
+
         cold_starts = tree.arrays.starts[np.array(positions, np.int64)[cold]]
         cold = np.array(cold, np.int64)[np.argsort(cold_starts, kind="stable")].tolist()
     else:

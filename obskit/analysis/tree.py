@@ -20,26 +20,23 @@ from __future__ import annotations
 
 import itertools
 from operator import attrgetter, itemgetter
+from typing import TYPE_CHECKING
 
-import numpy as np
-
-from obskit.analysis.arrays import (
-    BULK_FROM,
-    IdIndex,
-    TreeArrays,
-    hex_keys,
-    id_keys,
-    times,
-    unreached,
-)
 from obskit.model import RefType, Span, Trace, TraceWarning
 from obskit.model.columns import SpanColumns
+
+if TYPE_CHECKING:  # numpy is loaded by the array path only: 0.12 s of a small trace's analysis
+    import numpy as np
+
+    from obskit.analysis.arrays import IdIndex, TreeArrays
 
 CHILD_OF = RefType.CHILD_OF
 FOLLOWS_FROM = RefType.FOLLOWS_FROM
 NO_PARENT = -1
 _MISSING = -2  # the first CHILD_OF parent is not in the trace
 _OTHER = -3  # the first reference is not CHILD_OF: the slow path decides
+# traces of at least this many spans take the array path
+BULK_FROM = 2048
 _SPAN_ID, _START, _END, _KIND = (attrgetter(f) for f in ("span_id", "start_ns", "end_ns", "kind"))
 _FIRST = itemgetter(0)
 _REFERENCES, _REF_TYPE, _REF_SPAN_ID = (
@@ -76,7 +73,7 @@ class SpanTree:
 
     def __init__(self, trace: Trace, *, bulk: bool | None = None) -> None:
         """``bulk`` forces (or rules out) the array path; by default traces of
-        :data:`~obskit.analysis.arrays.BULK_FROM` spans and more take it."""
+        :data:`BULK_FROM` spans and more take it."""
         self.warnings: list[TraceWarning] = []
         spans: tuple[Span, ...] | list[Span] = trace.spans
         columns = trace.columns
@@ -148,6 +145,8 @@ class SpanTree:
         """The list path's parent rule, a column at a time (see :mod:`obskit.analysis.arrays`),
         from the reader's ``columns`` when it has them; False, having changed nothing, for ids or
         times the arrays cannot hold."""
+        from obskit.analysis.arrays import IdIndex, TreeArrays, hex_keys, id_keys, times
+
         if columns is not None:
             keys: np.ndarray | None = hex_keys(columns.id_hex)
             starts, ends, kinds = columns.starts, columns.ends, columns.kinds
@@ -181,6 +180,10 @@ class SpanTree:
 
     def _column_parents(self, index: IdIndex, columns: SpanColumns) -> np.ndarray:
         """Parents from the reader's columns: every reference there is one CHILD_OF."""
+        import numpy as np
+
+        from obskit.analysis.arrays import hex_keys
+
         parent = np.full(len(self.ids), NO_PARENT, np.int64)
         with_parent = np.flatnonzero(np.frombuffer(columns.has_parent, np.uint8))
         positions = index.positions(hex_keys(columns.parent_hex))
@@ -191,6 +194,8 @@ class SpanTree:
         return parent
 
     def _array_parents(self, index: IdIndex, trace_id: str) -> np.ndarray:
+        import numpy as np
+
         refs = list(map(_REFERENCES, self.spans))
         parent = np.full(len(refs), NO_PARENT, np.int64)
         with_refs = np.flatnonzero(np.fromiter(map(len, refs), np.int64, len(refs)))
@@ -214,6 +219,8 @@ class SpanTree:
 
     def _cycle_closers(self, parent: np.ndarray) -> list[int]:
         """The list path's cycle rule (see ``_break_cycles``), for spans no root reaches."""
+        from obskit.analysis.arrays import unreached
+
         stuck = unreached(parent)
         if not len(stuck):
             return []
@@ -372,7 +379,7 @@ class SpanTree:
         # positions in trace order, not breadth-first: the sort below decides the order, and
         # walking the parent list sequentially is much kinder to the cache at 1M spans
         if self.arrays is not None:
-            roots = np.flatnonzero(self.arrays.parent < 0).tolist()
+            roots = (self.arrays.parent < 0).nonzero()[0].tolist()
         else:
             roots = [i for i, p in enumerate(self.parent) if p == NO_PARENT]
         roots.sort(key=lambda r: (self.starts[r], self.ids[r]))

@@ -54,20 +54,12 @@ class TraceSet:
                 self.add(span)
             return tids
         tid = next(iter(tids))
-        bucket = self.spans.get(tid)
-        if bucket is None:
+        if tid not in self.spans:
             self.seen[tid] = None
             if self.only is not None and tid != self.only:
                 return tids
-            bucket = self.spans[tid] = []
-            self.columns[tid] = [] if columns is not None else None
-        chunks = self.columns.get(tid)
-        if chunks is not None:
-            if columns is None:
-                self.columns[tid] = None
-            else:
-                chunks.append(columns)
-        bucket.extend(spans)
+        self._follow_columns(tid, None if columns is None else [columns])
+        self.spans.setdefault(tid, []).extend(spans)
         return tids
 
     def absorb(self, other: TraceSet) -> None:
@@ -75,16 +67,20 @@ class TraceSet:
         for tid in other.seen:
             self.seen[tid] = None
         for tid, spans in other.spans.items():
-            chunks = other.columns.get(tid)
-            if tid not in self.spans:
-                self.columns[tid] = None if chunks is None else list(chunks)
-            elif chunks is None or self.columns.get(tid) is None:
-                self.columns[tid] = None
-            else:
-                self.columns[tid] += chunks
+            self._follow_columns(tid, other.columns.get(tid))
             self.spans.setdefault(tid, []).extend(spans)
         for tid, warnings in other.warnings.items():
             self.warnings.setdefault(tid, []).extend(warnings)
+
+    def _follow_columns(self, tid: str, chunks: list[ColumnChunk] | None) -> None:
+        """Before spans of ``tid`` are added with these columns (None: without any): a trace
+        keeps columns only while every run of its spans came with them."""
+        if tid not in self.spans:
+            self.columns[tid] = None if chunks is None else list(chunks)
+        elif chunks is None or self.columns.get(tid) is None:
+            self.columns[tid] = None
+        else:
+            self.columns[tid] += chunks
 
     def warn(self, trace_id: str, warning: TraceWarning) -> None:
         if self.only is not None and trace_id != self.only:

@@ -38,9 +38,6 @@ class ColumnChunk:
         self.ids, self.id_hex, self.starts, self.ends, self.kinds = ids, id_hex, starts, ends, kinds
         self.has_parent, self.parent_hex = has_parent, parent_hex
 
-    def __len__(self) -> int:
-        return len(self.ids)
-
 
 class SpanColumns(ColumnChunk):
     """The chunks of a whole trace, joined, for the tuple ``spans``."""
