@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-FIXTURES = SHARED / "fixtures"
+# Recorded traces, Grafana dashboards and schemas, copied into the repository with their
+# SOURCES.md (origin, licence, what each file shows): a clone needs nothing beside it.
+FIXTURES = REPO / "tests" / "fixtures"
 
 
 def free_port() -> int:
@@ -37,5 +38,5 @@ def wait_ready(url: str, timeout: float = 20.0) -> None:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
-        pytest.fail(f"shared fixtures not found at {FIXTURES}")
+        pytest.fail(f"test fixtures not found at {FIXTURES}")
     return FIXTURES

@@ -1,5 +1,5 @@
 """Search and fetch against recorded Jaeger and Tempo answers served over loopback HTTP
-(fixtures in ../shared/fixtures), and a backend that fails for some traces mid-run."""
+(fixtures in tests/fixtures), and a backend that fails for some traces mid-run."""
 
 from __future__ import annotations
 

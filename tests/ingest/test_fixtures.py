@@ -13,7 +13,7 @@ from obskit.ingest.values import UNKNOWN_SERVICE
 from obskit.model import RefType, SpanKind, StatusCode
 from tests.conftest import FIXTURES
 
-# Copied from /work/shared/fixtures/SOURCES.md (summary table): file, format, spans, services,
+# Copied from tests/fixtures/SOURCES.md (summary table): file, format, spans, services,
 # traces. "services" there counts named services: spans without one read as unknown_service.
 COUNTS = [
     ("jaeger-v1-api_get-trace_jaeger-query_2spans.json", "jaeger-json", 2, 1, 1),

@@ -22,16 +22,16 @@ from obskit.stack.grafana import slo
 from obskit.stack.promql_names import metric_names
 from obskit.stack.serialize import serialize
 from obskit.stack.spec import parse_spec
-from tests.conftest import FIXTURES, SHARED
+from tests.conftest import FIXTURES
 from tests.specs import SPEC_DATA, SPECS, all_specs
 
-SCHEMAS = SHARED / "schemas" / "grafana"
+SCHEMAS = FIXTURES / "schemas" / "grafana"
 DATASOURCES = "grafana/provisioning/datasources/obskit.yaml"
 PROVIDER = "grafana/provisioning/dashboards/obskit.yaml"
 DASHBOARD_FILES = ("red.json", "service-graph.json", "slo.json", "stack-health.json")
 
 
-# --- Grafana's JSON schemas (see shared/schemas/grafana/SOURCES.md) ------------------------
+# --- Grafana's JSON schemas (see tests/fixtures/schemas/grafana/SOURCES.md) ------------------------
 
 
 def _schema(name: str) -> dict[str, Any]:
