@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import time
 import urllib.request
@@ -13,6 +15,22 @@ REPO = Path(__file__).resolve().parent.parent
 # Recorded traces, Grafana dashboards and schemas, copied into the repository with their
 # SOURCES.md (origin, licence, what each file shows): a clone needs nothing beside it.
 FIXTURES = REPO / "tests" / "fixtures"
+
+
+# Under CI a missing server is a failure, never a skip: CI must not go green by skipping.
+UNDER_CI = os.environ.get("CI") == "true"
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.needs("promtool", hint="apt-get install prometheus")``: the binaries a
+    live test runs. Missing ones skip the test with the hint when run by hand, and fail it in CI."""
+    for mark in item.iter_markers("needs"):
+        missing = [name for name in mark.args if shutil.which(name) is None]
+        if missing:
+            message = f"needs {', '.join(missing)}: {mark.kwargs['hint']}"
+            if UNDER_CI:
+                pytest.fail(f"{message} (CI=true: a missing binary fails)", pytrace=False)
+            pytest.skip(message)
 
 
 def free_port() -> int:

@@ -19,9 +19,8 @@ from obskit.cli import cli
 from obskit.validate import Status, validate_stack
 from tests.validate.minimal_stack import FILES, write_stack
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("promtool") and shutil.which("amtool")),
-    reason="needs promtool and amtool: apt-get install prometheus prometheus-alertmanager",
+pytestmark = pytest.mark.needs(
+    "promtool", "amtool", hint="apt-get install prometheus prometheus-alertmanager"
 )
 
 Files = dict[str, Any]
@@ -340,7 +339,7 @@ def test_an_unknown_compose_key_fails_both_compose_validators(tmp_path: Path) ->
     assert (result.exit_code, result.stderr) == (1, f"Error: {summary}\n")
 
 
-@pytest.mark.skipif(not HAS_COMPOSE_V1, reason="apt-get install docker-compose")
+@pytest.mark.needs("docker-compose", hint="apt-get install docker-compose")
 def test_docker_compose_interpolates_dot_env_and_reports_unset_variables(tmp_path: Path) -> None:
     # The image tags come from .env (the good stack passes); without one of them Compose
     # would pull "prom/prometheus:" silently.

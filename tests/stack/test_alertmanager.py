@@ -22,8 +22,8 @@ from tests.specs import SPEC_DATA, SPECS
 
 AMTOOL = shutil.which("amtool")
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
-needs_amtool = pytest.mark.skipif(
-    AMTOOL is None, reason="apt-get install prometheus-alertmanager (gives amtool)"
+needs_amtool = pytest.mark.needs(
+    "amtool", hint="apt-get install prometheus-alertmanager (gives amtool)"
 )
 
 WITH_SECRETS = parse_spec(
@@ -136,8 +136,7 @@ def test_inhibition_needs_the_same_service() -> None:
 
 @pytest.fixture(scope="module")
 def running_alertmanager(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if ALERTMANAGER is None:
-        pytest.skip("apt-get install prometheus-alertmanager")
+    assert ALERTMANAGER is not None  # the test's needs mark has checked
     directory = tmp_path_factory.mktemp("am")
     config = write(directory, "demo")
     port = free_port()
@@ -173,6 +172,8 @@ def _post(url: str, alerts: list[dict]) -> None:
         assert response.status == 200
 
 
+@pytest.mark.slow
+@pytest.mark.needs("prometheus-alertmanager", hint="apt-get install prometheus-alertmanager")
 def test_a_page_inhibits_tickets_of_the_same_service_only(running_alertmanager: str) -> None:
     def alert(name: str, severity: str, service: str) -> dict:
         return {"labels": {"alertname": name, "severity": severity, "service": service}}

@@ -64,7 +64,7 @@ def test_the_compose_spec_schema_check_can_fail(tmp_path: Path) -> None:
     assert proc.returncode == 1
 
 
-@pytest.mark.skipif(DOCKER_COMPOSE is None, reason="apt-get install docker-compose (optional)")
+@pytest.mark.needs("docker-compose", hint="apt-get install docker-compose (optional)")
 @pytest.mark.parametrize("name", ["demo", "jaeger"])
 def test_docker_compose_1_29_reads_it_with_its_env(tmp_path: Path, name: str) -> None:
     path = write(tmp_path, name)

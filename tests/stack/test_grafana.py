@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shutil
 import subprocess
 from functools import cache
 from pathlib import Path
@@ -245,7 +244,7 @@ def _promtool_check(queries: list[str], tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool not installed")
+@pytest.mark.needs("promtool", hint="apt-get install prometheus (gives promtool)")
 @pytest.mark.parametrize("spec_name", SPECS)
 def test_every_panel_query_parses_in_prometheus(spec_name: str, tmp_path: Path) -> None:
     service = SPECS[spec_name].services[0].name

@@ -17,9 +17,7 @@ from obskit.stack.spec import RESERVED_NAMES, parse_spec
 from tests.specs import SPECS
 
 PROMTOOL = shutil.which("promtool")
-needs_promtool = pytest.mark.skipif(
-    PROMTOOL is None, reason="apt-get install prometheus (gives promtool)"
-)
+needs_promtool = pytest.mark.needs("promtool", hint="apt-get install prometheus (gives promtool)")
 
 
 def write(tmp_path: Path, name: str) -> Path:

@@ -14,9 +14,8 @@ from obskit.stack import writer
 from obskit.validate import CHECKS, Status, validate_stack
 from tests.specs import SPECS
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("promtool") and shutil.which("amtool")),
-    reason="needs promtool and amtool: apt-get install prometheus prometheus-alertmanager",
+pytestmark = pytest.mark.needs(
+    "promtool", "amtool", hint="apt-get install prometheus prometheus-alertmanager"
 )
 
 HAS_COMPOSE_V1 = shutil.which("docker-compose") is not None
