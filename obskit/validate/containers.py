@@ -403,8 +403,12 @@ def url_problems(stack: StackDir) -> tuple[list[str], int]:
         if host == HOST:
             needs_gateway.setdefault(service.name, (service, rel))
             continue
-        own_ports = set(service.facts.ports if service.facts else ())
-        own_ports |= _container_ports(service.body)
+        # Prometheus scraping itself (localhost:9090) is the one loopback address that
+        # makes sense in a container; an exporter sending to its own port is a loop.
+        own_ports: set[int] = set()
+        if rel == PROMETHEUS:
+            own_ports = set(service.facts.ports if service.facts else ())
+            own_ports |= _container_ports(service.body)
         if is_loopback(host) and port not in own_ports:
             fixed = for_container(address) if "://" in address else address_for_container(address)
             problems.append(
@@ -412,7 +416,6 @@ def url_problems(stack: StackDir) -> tuple[list[str], int]:
                 f" host ({service.who}); use {fixed}, or the compose service's name for"
                 " another container"
             )
-            needs_gateway.setdefault(service.name, (service, rel))
     for service, rel in needs_gateway.values():
         if EXTRA_HOST not in [str(h).replace("=", ":", 1) for h in _extra_hosts(service.body)]:
             problems.append(
