@@ -46,7 +46,7 @@ from obskit.aggregate.report import (
 from obskit.aggregate.sample import Endpoint, HopKey, OpKey, TraceSample
 from obskit.aggregate.stats import percentile, rank, summary
 from obskit.aggregate.whatif import WhatIf
-from obskit.analysis.durations import format_ns, format_share
+from obskit.units import format_ns, format_share
 
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_SLOW_FACTOR = 2.0

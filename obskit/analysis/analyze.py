@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from obskit.analysis.critical_path import compute
-from obskit.analysis.durations import format_ns
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
 from obskit.analysis.reports import (
@@ -24,6 +23,7 @@ from obskit.analysis.reports import (
 from obskit.analysis.tree import SpanTree
 from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
+from obskit.units import format_ns
 
 DEFAULT_THRESHOLD = 0.2
 

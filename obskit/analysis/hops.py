@@ -17,10 +17,10 @@ from itertools import repeat
 from typing import Any
 from urllib.parse import urlsplit
 
-from obskit.analysis.durations import format_ns, format_share
 from obskit.analysis.reports import Hop
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.model import SpanKind
+from obskit.units import format_ns, format_share
 
 HOP_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 CALLEE_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)

@@ -199,10 +199,11 @@ def run(
     jaeger_compat: bool = False,
     fail_on_flag: bool = False,
 ) -> None:
-    from obskit.aggregate.compare import compare, parse_window
+    from obskit.aggregate.compare import compare
     from obskit.aggregate.sample import Endpoint
     from obskit.aggregate.whatif import parse_what_if
     from obskit.cli._options import choose_format, emit, external_names, load_spec, terminal
+    from obskit.units import parse_window
 
     if source.trace_id:
         raise InputError("--trace-id and --service given: choose one trace, or many")
@@ -283,7 +284,7 @@ def _render(command: str, report: Any, fmt: str, *, color: bool, width: int) -> 
 
 def _window(agg: AggregateOptions, now_ns: int) -> tuple[tuple[int, int], bool]:
     """(start_ns, end_ns) of the main window, and whether the user set it."""
-    from obskit.aggregate.compare import parse_age, parse_time
+    from obskit.units import parse_age, parse_time
 
     if agg.since and (agg.start or agg.end):
         raise InputError("--since and --start/--end given: choose one way to set the window")

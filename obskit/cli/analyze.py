@@ -82,7 +82,8 @@ def analyze(
         echo_warnings(report.warnings)
     flagged = report.flagged_hops
     if fail_on_flag and flagged:
-        from obskit.render.labels import percent, printable
+        from obskit.render.labels import printable
+        from obskit.units import percent
 
         worst = flagged[0]
         more = f" and {len(flagged) - 1} more" if len(flagged) > 1 else ""

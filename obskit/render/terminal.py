@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from obskit.analysis.reports import TraceReport
 from obskit.render import labels, tree
 from obskit.render.console import capture
-from obskit.render.labels import duration, percent, printable
+from obskit.render.labels import printable
+from obskit.units import duration, percent
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
