@@ -10,7 +10,7 @@ flagged in the main report (see :mod:`obskit.aggregate.aggregate`).
 
 from __future__ import annotations
 
-from obskit.aggregate.report import AggregateReport, Change, Comparison
+from obskit.aggregate.report import AggregateReport, Change, Comparison, Spread
 
 
 def compare(window: str, now: AggregateReport, baseline: AggregateReport) -> Comparison:
@@ -30,12 +30,12 @@ def compare(window: str, now: AggregateReport, baseline: AggregateReport) -> Com
         )
     before_ops = {(o.service, o.operation): o for o in baseline.operations}
     after_ops = {(o.service, o.operation): o for o in now.operations}
-    for key in before_ops.keys() | after_ops.keys():
-        bo, ao = before_ops.get(key), after_ops.get(key)
+    for op_key in before_ops.keys() | after_ops.keys():
+        bo, ao = before_ops.get(op_key), after_ops.get(op_key)
         changes.append(
             _change(
                 "operation",
-                key,
+                op_key,
                 False,
                 _figures(bo.critical_ns if bo else None, baseline.traces),
                 _figures(ao.critical_ns if ao else None, now.traces),
@@ -45,14 +45,14 @@ def compare(window: str, now: AggregateReport, baseline: AggregateReport) -> Com
     return Comparison(window, baseline, tuple(changes))
 
 
-def _figures(spread: object, traces: int) -> dict[str, int]:
+def _figures(spread: Spread | None, traces: int) -> dict[str, int]:
     if spread is None:
         return {"mean": 0, "p50": 0, "p95": 0}
-    total = spread.total  # type: ignore[attr-defined]
+    total = spread.total
     return {
         "mean": total // traces if traces else 0,
-        "p50": spread.p50,  # type: ignore[attr-defined]
-        "p95": spread.p95,  # type: ignore[attr-defined]
+        "p50": spread.p50,
+        "p95": spread.p95,
     }
 
 

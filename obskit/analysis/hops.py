@@ -30,7 +30,10 @@ UNKNOWN_EXTERNAL = "unknown"
 def hop_positions(tree: SpanTree) -> list[int]:
     if tree.arrays is not None:
         kinds = tree.arrays.kinds
-        return ((kinds == SpanKind.CLIENT) | (kinds == SpanKind.PRODUCER)).nonzero()[0].tolist()
+        hops: list[int] = (
+            ((kinds == SpanKind.CLIENT) | (kinds == SpanKind.PRODUCER)).nonzero()[0].tolist()
+        )
+        return hops
     client, producer = HOP_KINDS
     return [i for i, kind in enumerate(tree.kinds) if kind is client or kind is producer]
 

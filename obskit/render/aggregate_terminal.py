@@ -111,7 +111,7 @@ def _flagged(report: AggregateReport) -> RenderableType:
     return text
 
 
-def _table(title: str):  # type: ignore[no-untyped-def]
+def _table(title: str):  # type: ignore[no-untyped-def]  # rich's Table, imported when drawn
     from rich import box
     from rich.table import Table
 

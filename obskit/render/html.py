@@ -76,9 +76,9 @@ def _environment() -> Any:
 
 
 def _span_window(report: TraceReport) -> tuple[int, int]:
-    if report.trace is not None and report.trace.spans:
-        start = min(s.start_ns for s in report.trace.spans)
-        end = max(s.end_ns for s in report.trace.spans)
+    window = report.outline.window if report.outline is not None else None
+    if window is not None:
+        start, end = window
     else:
         start, end = report.root.start_ns, report.root.end_ns
     return start, max(end, start + 1)
@@ -90,7 +90,7 @@ def _ticks(report: TraceReport) -> list[tuple[float, str]]:
 
 
 def _waterfall(report: TraceReport) -> tuple[list[WaterfallRow], int]:
-    if report.trace is None:
+    if report.outline is None:
         return [], 0
     start, end = _span_window(report)
     span_total = end - start
@@ -103,7 +103,7 @@ def _waterfall(report: TraceReport) -> tuple[list[WaterfallRow], int]:
     sections: dict[str, list[Bar]] = {}
     for step in report.critical_path:
         sections.setdefault(step.span_id, []).append(bar(step.start_ns, step.end_ns))
-    spans_tree = tree.build(report.trace, report.span_critical_ns)
+    spans_tree = report.outline
     rows, cut = tree.rows(spans_tree, max_rows=WATERFALL_ROWS, collapse_runs=False)
     out = []
     for row in rows:
