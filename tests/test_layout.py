@@ -5,6 +5,7 @@ again, and the aggregate engines import each other one way only."""
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -118,3 +119,13 @@ def test_pool_and_run_import_in_either_order_in_a_fresh_interpreter(order: tuple
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
     )
     assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_every_type_ignore_says_why() -> None:
+    bare = [
+        f"{path.relative_to(REPO)}:{n}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if "# type: ignore" in line and not re.search(r"# type: ignore\[[\w,-]+\]  # \S", line)
+    ]
+    assert bare == []
