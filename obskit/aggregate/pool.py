@@ -49,9 +49,12 @@ IN_FLIGHT_PER_WORKER = 4  # jobs queued per worker: a busy parent does not starv
 class BatchEnd(Protocol):
     """How reading a batch ended (see :class:`obskit.sources.batches.BatchEnd`)."""
 
-    bad: tuple[int, str] | None
-    error: str | None
-    mismatch: bool
+    @property
+    def bad(self) -> tuple[int, str] | None: ...  # the first line the reader rejects
+    @property
+    def error(self) -> str | None: ...  # a whole input the reader rejects
+    @property
+    def mismatch(self) -> bool: ...  # cut wrongly: start over in one process
 
 
 class Batch(Protocol):
@@ -65,8 +68,10 @@ class Stream(Protocol):
     """Where a run of batches comes from (a file), for messages and for stopping early: its
     first bad line as far as known, and a check of what was read ahead but not batched."""
 
-    path: Any
-    bad: tuple[int, str] | None
+    @property
+    def path(self) -> object: ...
+    @property
+    def bad(self) -> tuple[int, str] | None: ...
 
     def note_bad(self, number: int, message: str) -> None: ...
 
@@ -78,9 +83,12 @@ class Job(Protocol):
     (``positions``; empty: not known, a whole file). ``batch`` None: the stream ended at a
     bad line."""
 
-    stream: Stream
-    batch: Batch | None
-    positions: Sequence[int | None]
+    @property
+    def stream(self) -> Stream: ...
+    @property
+    def batch(self) -> Batch | None: ...
+    @property
+    def positions(self) -> Sequence[int | None]: ...
 
 
 class WorkerError(ObskitError):

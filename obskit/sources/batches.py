@@ -12,7 +12,7 @@ stops early, the lines still held for traces not yet cut.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,7 +141,7 @@ class Job:
     positions: list[int | None] = field(default_factory=list)
 
 
-def file_jobs(files: Sequence[Path], window: int) -> Iterator[Job]:
+def file_jobs(files: Sequence[Path], window: int) -> Generator[Job, None, None]:
     """Jobs in the order the reader meets their traces; after a bad line, a marker job
     (no batch) and nothing more."""
     for path in files:
