@@ -14,7 +14,8 @@ sent as raw bytes by SENDERS threads, so the client costs the same for each. Per
 2. fill to SEARCH_SPANS stored spans (over gRPC);
 3. get-trace latency of a 1,000- and a 10,000-span trace (GET /api/traces/{id});
 4. search latency over everything stored: service; service + operation; service + tag;
-5. RSS of the server's processes and its data on disk, per million stored spans.
+5. RSS of the server's processes (idle, loaded, growth per million stored spans) and its data
+   on disk per million stored spans.
 
 Ratios are obskit / Jaeger (memory storage): below 1 means obskit is faster or smaller for
 latencies and sizes; above 1 means obskit ingests more for spans/s. Medians of several runs
@@ -500,8 +501,12 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
         line(f"search by {label}, median ms", [r[f"search_{label}"][0] for r in rows], ".1f", False)
     line("stored spans", [r["stored"] for r in rows], ",d", True)
     line("RSS MB, idle", [r["rss_idle_mb"] for r in rows], ".0f", False)
+    line("RSS MB, loaded", [r["rss_mb"] for r in rows], ".0f", False)
     line(
-        "RSS MB per million spans", [r["rss_mb"] / (r["stored"] / 1e6) for r in rows], ".0f", False
+        "RSS MB growth per million spans",
+        [(r["rss_mb"] - r["rss_idle_mb"]) / (r["stored"] / 1e6) for r in rows],
+        ".0f",
+        False,
     )
     line(
         "disk MB per million spans",
