@@ -17,6 +17,8 @@ from tests.serve.conftest import ServeProcess, start_serve
 from tests.serve.payloads import export_request
 from tests.serve.sdk_spans import record_spans
 
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
+
 SPANS_PER_REQUEST = 40
 
 
