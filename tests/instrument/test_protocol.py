@@ -75,6 +75,7 @@ def instrumented(*args: str, cwd: Path, sleep: float = 0.0, **env: str) -> tuple
     return proc.returncode, proc.stdout + proc.stderr
 
 
+@pytest.mark.slow  # a service under obskit instrument, exporting to obskit serve
 def test_an_instrumented_service_delivers_over_grpc_to_obskit_serve(tmp_path: Path) -> None:
     serve = start_serve(tmp_path / "data")
     try:
