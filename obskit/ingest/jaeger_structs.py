@@ -2,13 +2,13 @@
 it, a bare trace object): decoded by msgspec into the structs below, converted a column at a
 time, tags kept as their JSON text until first read.
 
-Tags are most of a Jaeger span's bytes. Four of them become span fields (``span.kind``,
-``otel.status_code``, ``otel.status_description``, ``otel.scope.name``; ``error``): those are
-found for a whole batch of spans at once, by a byte search over the batch's tag texts joined,
-in the one form Jaeger writes them (``{"key":"span.kind","type":"string","value":"client"}``,
-and ``{"key":"error","type":"bool","value":true}``). A key in any other form (other key order,
-spaces, another type) is not the common case. The rest of the tags stay text
-(:class:`DeferredTags`), decoded by the careful path's own code on first use.
+Tags are most of a Jaeger span's bytes, and a few of them become span fields. ``span.kind`` and
+``otel.scope.name``, on nearly every span, are found for a whole batch at once in its tag texts
+joined, in the one form Jaeger writes them (``{"key":"span.kind","type":"string","value":
+"client"}``); a mention of either key in any other form is not the common case. The few spans
+that mention ``otel.status_*`` or ``error`` have their tags decoded by the careful path's code
+right away. All other tags stay text (:class:`DeferredTags`), decoded by that same code on
+first use, where a malformed one is reported.
 
 Like :mod:`obskit.ingest.otlp_structs`, this handles the common shapes only: lowercase 16-digit
 span ids, integer times, no reference but one ``CHILD_OF`` in the same trace, processes by
