@@ -40,9 +40,10 @@ from obskit.ingest.jaeger_json import (
     without_fields,
 )
 from obskit.ingest.otlp_columns import _span_id_bytes, _Uncommon
-from obskit.ingest.values import EMPTY, KIND_BY_WORD, Bad, freeze, trace_id
+from obskit.ingest.values import KIND_BY_WORD, Bad, freeze, trace_id
 from obskit.model import Reference, RefType, Span, SpanKind, StatusCode
 from obskit.model.columns import ColumnChunk
+from obskit.model.span import EMPTY
 
 
 class _Reference(Struct, gc=False):
@@ -134,10 +135,10 @@ def _read_trace(trace: _Trace, out: TraceSet) -> None:
         pid: convert_process(proc, f"processes.{pid}")
         for pid, proc in (trace.processes or {}).items()
     }
-    spans = trace.spans
+    spans: list[_Span | None] = trace.spans  # type: ignore[assignment]  # emptied as it goes
     for at in range(0, len(spans), BATCH_SPANS):
-        batch = spans[at : at + BATCH_SPANS]
-        spans[at : at + BATCH_SPANS] = repeat(None, len(batch))  # type: ignore[assignment]
+        batch: list[_Span] = spans[at : at + BATCH_SPANS]  # type: ignore[assignment]  # no None yet
+        spans[at : at + BATCH_SPANS] = repeat(None, len(batch))  # its structs go once converted
         out.add_many(*_convert(batch, processes))
 
 
@@ -192,9 +193,10 @@ def _references(
     """Each span's references (none, or its parent in the same trace), which spans have a
     parent, and the parent ids as 8 bytes each; checked for all spans at once."""
     has_parent = bytes(map(bool, raw))
-    refs = [ref_list[0] for ref_list in compress(raw, has_parent)]
+    with_refs: list[list[_Reference]] = list(compress(raw, has_parent))  # type: ignore[arg-type]  # the empty ones are out
+    refs = [ref_list[0] for ref_list in with_refs]
     if refs and (
-        any(len(ref_list) != 1 for ref_list in compress(raw, has_parent))  # type: ignore[arg-type]
+        any(len(ref_list) != 1 for ref_list in with_refs)
         or set(map(_REF_TYPES, refs)) != {"CHILD_OF"}
         or list(map(_REF_TRACE_IDS, refs)) != list(compress(raw_tids, has_parent))
     ):
@@ -205,7 +207,7 @@ def _references(
     every = [next(found) if has else None for has in has_parent]
     # all at once, as 1-tuples from zip; then the few roots get none
     references: list[tuple[Reference, ...]] = list(
-        zip(map(Reference, repeat(_CHILD_OF), tids, every))  # type: ignore[arg-type]
+        zip(map(Reference, repeat(_CHILD_OF), tids, every))  # type: ignore[arg-type]  # roots get () below
     )
     at = has_parent.find(0)
     while at != -1:
@@ -234,7 +236,7 @@ class _Fields:
 
     def mentioning(self, key: bytes) -> set[int]:
         """The spans whose tag text mentions ``key`` (anywhere): few, found one by one."""
-        joined, spans = self.joined, set()
+        joined, spans = self.joined, set[int]()
         at = joined.find(key)
         if at == -1:
             return spans
