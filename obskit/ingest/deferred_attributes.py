@@ -20,7 +20,7 @@ import orjson
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from obskit.errors import InputError
-from obskit.ingest.values import Bad, key_values
+from obskit.ingest.values import SAFE_DIGITS, Bad, key_values
 
 # The text: bytes, or msgspec's view into the input (which it keeps alive).
 Buffer = bytes | Raw
@@ -125,7 +125,13 @@ def _plain_items(text: Buffer) -> dict[str, Any] | None:
         string, number = value.stringValue, value.intValue
         if number is UNSET and string is not UNSET:
             items[attribute.key] = string
-        elif string is UNSET and number is not UNSET and number.isdigit() and number.isascii():
+        elif (
+            string is UNSET
+            and number is not UNSET
+            and len(number) < SAFE_DIGITS
+            and number.isdigit()
+            and number.isascii()
+        ):
             items[attribute.key] = int(number)
         else:
             return None

@@ -21,6 +21,7 @@ from typing import Any
 from obskit.ingest.assemble import TraceSet
 from obskit.ingest.values import (
     KIND_BY_WORD,
+    MAX_TIME_US,
     REF_TYPES,
     Bad,
     expect_dict,
@@ -144,11 +145,11 @@ def _span(
     tid = trace_id(get("traceID"), "traceID")
     sid = span_id(get("spanID"), "spanID")
     name = expect_str(get("operationName"), "operationName")
-    start_us = to_int(get("startTime", 0), "startTime")
+    start_us = to_int(get("startTime", 0), "startTime", MAX_TIME_US)
     duration_us = get("duration", 0)
     if type(duration_us) is int and duration_us < 0:
         raise Bad("duration", f"is negative ({duration_us})")
-    duration_us = to_int(duration_us, "duration")
+    duration_us = to_int(duration_us, "duration", MAX_TIME_US - start_us)
     service, resource = _process(sp, processes, cache)
     tags = _tags(get("tags"), "tags")
     refs = _references(get("references"), get("parentSpanID"), tid)
@@ -240,7 +241,7 @@ def _logs(raw: Any) -> tuple[Event, ...]:
     for i, log in enumerate(expect_list(raw, "logs")):
         field = f"logs[{i}]"
         log = expect_dict(log, field)
-        when = to_int(log.get("timestamp", 0), f"{field}.timestamp") * 1000
+        when = to_int(log.get("timestamp", 0), f"{field}.timestamp", MAX_TIME_US) * 1000
         fields = _tags(log.get("fields"), f"{field}.fields")
         name = fields.pop("event", "")
         events.append(Event(when, name if isinstance(name, str) else str(name), freeze(fields)))

@@ -28,6 +28,7 @@ from typing import Any
 
 from obskit.ingest.assemble import TraceSet
 from obskit.ingest.values import (
+    MAX_TIME_US,
     Bad,
     expect_dict,
     expect_list,
@@ -85,9 +86,9 @@ class _Raw:
             raise Bad("kind", f"expected CLIENT, SERVER, PRODUCER or CONSUMER, got {show(kind)}")
         self.name = expect_str(sp.get("name"), "name")
         ts = sp.get("timestamp")
-        self.timestamp = None if ts is None else to_int(ts, "timestamp")
+        self.timestamp = None if ts is None else to_int(ts, "timestamp", MAX_TIME_US)
         duration = sp.get("duration")
-        self.duration = None if duration is None else to_int(duration, "duration")
+        self.duration = None if duration is None else to_int(duration, "duration", MAX_TIME_US)
         local = sp.get("localEndpoint")
         local = {} if local is None else expect_dict(local, "localEndpoint")
         self.service = service_name(
@@ -120,7 +121,7 @@ def _annotations(raw: Any) -> list[tuple[int, str]]:
         ann = expect_dict(ann, f"annotations[{i}]")
         out.append(
             (
-                to_int(ann.get("timestamp"), f"annotations[{i}].timestamp"),
+                to_int(ann.get("timestamp"), f"annotations[{i}].timestamp", MAX_TIME_US),
                 expect_str(ann.get("value"), f"annotations[{i}].value"),
             )
         )
@@ -282,6 +283,8 @@ def _make(raw: _Raw, tid: str, parent: str | None, start_us: int) -> Any:
     else:
         last = max((t for t, _ in raw.annotations), default=start_us)
         end_us = max(last, start_us)
+    if end_us > MAX_TIME_US:
+        raise Bad(f"span {raw.sid}: duration", f"ends after {MAX_TIME_US} µs (2262-04-11)")
     tags = raw.tags
     status = StatusCode.UNSET
     message = ""

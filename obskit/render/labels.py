@@ -3,15 +3,9 @@ safe to print (a service name is data from the network; it must not drive the te
 
 from __future__ import annotations
 
-import re
+from obskit.text import printable
 
-# C0 and C1 controls and DEL: an ESC in a span name could recolour or clear a terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(value: str) -> str:
-    """``value`` with control characters shown as ``\\xNN`` instead of acted on."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
+__all__ = ["bar", "duration", "percent", "plural", "printable", "shorten"]
 
 
 def shorten(value: str, width: int) -> str:

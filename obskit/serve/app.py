@@ -16,11 +16,19 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from obskit.serve import receiver
-from obskit.serve.decoding import DecodeFailed, DecodePool, PoolClosed, Rows
+from obskit.serve.decoding import Decoded, DecodeFailed, DecodePool, PoolClosed, Rows, WorkerDied
 from obskit.serve.durations import parse_duration_ns
 from obskit.serve.jaeger_json import envelope
 from obskit.serve.metrics import ServeMetrics
-from obskit.serve.store import SpanStore, StoreClosed, StoreOverloaded, TraceQuery
+from obskit.serve.store import (
+    SpanStore,
+    StoreClosed,
+    StoreFailed,
+    StoreOverloaded,
+    StoreRejected,
+    TraceQuery,
+)
+from obskit.text import printable
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -108,7 +116,8 @@ class OtlpApp:
             payload = receiver.decompress(
                 body, environ.get("HTTP_CONTENT_ENCODING"), self.limits.max_decoded_bytes
             )
-            spans = self._decode(payload, kind)
+            decoded = self._decode(payload, kind)
+            spans = decoded.rows or []
             if len(spans) > self.limits.max_spans_per_request:
                 raise receiver.Refused(
                     413,
@@ -116,28 +125,43 @@ class OtlpApp:
                     f"{self.limits.max_spans_per_request}",
                 )
             self.metrics.received.inc(len(spans))
-            try:
-                self.store.write_rows(spans)
-            except StoreOverloaded as err:
-                # exporters refused together must not all come back in the same second
-                raise receiver.Refused(
-                    503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
-                ) from None
-            except StoreClosed:
-                raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
+            self._store(spans)
             self.metrics.stored.inc(len(spans))
         except receiver.Refused as refused:
             return self._refuse(start_response, kind, refused)
+        rejected = decoded.refused
+        if rejected:
+            # OTLP's partial success: the other spans are stored; these will never be
+            more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+            body = receiver.success_body(kind, len(rejected), rejected[0] + more)
+            return _respond(start_response, 200, body, kind)
         return _respond(start_response, 200, receiver.success_body(kind), kind)
 
-    def _decode(self, payload: bytes, kind: str) -> Rows:
+    def _store(self, rows: Rows) -> None:
+        try:
+            self.store.write_rows(rows)
+        except StoreOverloaded as err:
+            # exporters refused together must not all come back in the same second
+            raise receiver.Refused(
+                503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
+            ) from None
+        except StoreClosed:
+            raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
+        except StoreRejected as err:
+            raise receiver.Refused(400, printable(f"the spans cannot be stored: {err}")) from None
+        except StoreFailed as err:
+            raise receiver.Refused(
+                503, printable(f"the store failed: {err}; retry later"), retry_after=5
+            ) from None
+
+    def _decode(self, payload: bytes, kind: str) -> Decoded:
         fmt = "otlp-proto" if kind == receiver.PROTOBUF else "otlp-json"
         try:
-            return self.decoder.rows(payload, fmt)
+            return self.decoder.decode(payload, fmt)
         except DecodeFailed as err:
             raise receiver.Refused(400, f"cannot decode the OTLP payload: {err}") from None
-        except PoolClosed:
-            raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
+        except (PoolClosed, WorkerDied) as err:
+            raise receiver.Refused(503, f"{err}; retry later", retry_after=5) from None
 
     def _read_body(self, environ: Environ) -> bytes:
         limit = self.limits.max_body_bytes
@@ -299,6 +323,10 @@ class QueryApp:
         return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST
 
     def ready(self, params: dict[str, list[str]]) -> tuple[int, bytes, str]:
+        if not self.store.healthy:
+            reason = printable(self.store.last_failure or "its writer stopped")
+            body = f"obskit serve: not ready: the span store cannot write ({reason})\n"
+            return 503, body.encode(), "text/plain; charset=utf-8"
         return 200, b"obskit serve: ready\n", "text/plain; charset=utf-8"
 
 
