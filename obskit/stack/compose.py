@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from obskit.stack import alertmanager, collector, prometheus, traces_backend
+from obskit.stack import alertmanager, collector, ports, prometheus, traces_backend
 from obskit.stack.spec import Spec
 
 COMPOSE_PATH = "docker-compose.yml"
@@ -54,7 +54,7 @@ MEMORY: dict[str, str] = {
 }
 COLLECTOR_GOMEMLIMIT = "400MiB"
 
-GRAFANA_PORT = 3000
+GRAFANA_PORT = ports.GRAFANA
 
 
 def files(spec: Spec) -> dict[str, Any]:

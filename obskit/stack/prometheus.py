@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.stack import collector
+from obskit.stack import collector, ports
 from obskit.stack.spec import Spec
 
 PATH = "prometheus/prometheus.yml"
@@ -28,8 +28,8 @@ RULE_FILES = "rules/*.yml"  # relative to prometheus.yml, as Prometheus resolves
 
 SCRAPE_INTERVAL = "15s"
 HOST = "host.docker.internal"
-PORT = 9090
-ALERTMANAGER_PORT = 9093
+PORT = ports.PROMETHEUS
+ALERTMANAGER_PORT = ports.ALERTMANAGER
 
 JOB_PROMETHEUS = "prometheus"
 JOB_ALERTMANAGER = "alertmanager"
