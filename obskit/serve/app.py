@@ -33,6 +33,7 @@ from obskit.text import printable
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 
+INT64_MAX = 2**63 - 1  # the store's times and durations are SQLite integers
 TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 DAY_NS = 24 * 3600 * 10**9
 
@@ -283,9 +284,9 @@ class QueryApp:
         return _json(envelope(_operation_objects(self.store.operations(service), params)))
 
     def dependencies(self, params: dict[str, list[str]]) -> tuple[int, bytes, str]:
-        end_ms = _int_param(params, "endTs", time.time_ns() // 1_000_000)
-        lookback_ms = _int_param(params, "lookback", DAY_NS // 1_000_000)
-        links = self.store.dependencies(end_ms * 1_000_000, lookback_ms * 1_000_000)
+        end_ns = _int_param(params, "endTs", time.time_ns() // 1_000_000, 1_000_000)
+        lookback_ns = _int_param(params, "lookback", DAY_NS // 1_000_000, 1_000_000)
+        links = self.store.dependencies(end_ns, lookback_ns)
         return _json(envelope([{"parent": p, "child": c, "callCount": n} for p, c, n in links]))
 
     # -- v3 --
@@ -397,14 +398,23 @@ def _first(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _int_param(params: dict[str, list[str]], name: str, default: int) -> int:
+def _int_param(params: dict[str, list[str]], name: str, default: int, unit_ns: int) -> int:
+    """An integer parameter in units of ``unit_ns`` nanoseconds, returned in nanoseconds; it
+    must be a time (or span of time) the store can compare: within int64 nanoseconds."""
     raw = _first(params, name)
     if raw in (None, ""):
-        return default
+        return default * unit_ns
     try:
-        return int(raw)
+        value = int(raw) if len(raw) <= 40 else None
     except ValueError:
-        raise _v1_error(400, f"unable to parse param '{name}': {raw!r} is not an integer") from None
+        value = None
+    if value is None:
+        raise _v1_error(400, f"unable to parse param '{name}': {raw[:40]!r} is not an integer")
+    if not 0 <= value * unit_ns <= INT64_MAX:
+        raise _v1_error(
+            400, f"param '{name}': {value} is out of range (0 to {INT64_MAX // unit_ns})"
+        )
+    return value * unit_ns
 
 
 def _duration_param(
@@ -454,13 +464,13 @@ def _v1_query(params: dict[str, list[str]]) -> TraceQuery:
     if not service:
         raise _v1_error(400, "parameter 'service' is required")
     now_us = time.time_ns() // 1000
-    start_us = _int_param(params, "start", now_us - 2 * DAY_NS // 1000)
-    end_us = _int_param(params, "end", now_us)
+    start_ns = _int_param(params, "start", now_us - 2 * DAY_NS // 1000, 1000)
+    end_ns = _int_param(params, "end", now_us, 1000)
     return TraceQuery(
         service=service,
         operation=_first(params, "operation") or None,
-        start_ns=start_us * 1000,
-        end_ns=end_us * 1000,
+        start_ns=start_ns,
+        end_ns=end_ns,
         min_duration_ns=_duration_param(params, "minDuration", _v1_error),
         max_duration_ns=_duration_param(params, "maxDuration", _v1_error),
         tags=_tags(params, _v1_error, "tags"),
@@ -480,8 +490,14 @@ def _rfc3339_ns(raw: str, name: str) -> int:
     if not match:
         raise _v3_error(400, f"malformed parameter {name}: {raw!r} is not an RFC 3339 time")
     base, fraction, zone = match.groups()
-    seconds = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone)).timestamp()
-    return int(seconds) * 10**9 + int((fraction or "0").ljust(9, "0"))
+    try:
+        seconds = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone)).timestamp()
+    except (ValueError, OverflowError) as err:
+        raise _v3_error(400, f"malformed parameter {name}: {raw[:40]!r}: {err}") from None
+    ns = int(seconds) * 10**9 + int((fraction or "0").ljust(9, "0"))
+    if not 0 <= ns <= INT64_MAX:
+        raise _v3_error(400, f"malformed parameter {name}: {raw[:40]!r} is out of range")
+    return ns
 
 
 def _v3_query(params: dict[str, list[str]]) -> TraceQuery:

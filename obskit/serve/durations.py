@@ -13,6 +13,7 @@ _UNITS_NS = {
     "m": 60 * 10**9,
     "h": 3600 * 10**9,
 }
+MAX_NS = 2.0**63  # durations are compared with int64 nanoseconds
 _PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
 
 
@@ -30,4 +31,6 @@ def parse_duration_ns(text: str) -> int:
             raise ValueError(f"invalid duration {text!r}; use e.g. 150ms, 1.5s or 2m")
         total += float(match.group(1)) * _UNITS_NS[match.group(2)]
         pos = match.end()
+    if not total < MAX_NS:
+        raise ValueError(f"duration {text[:40]!r} is out of range (at most about 292 years)")
     return int(total)
