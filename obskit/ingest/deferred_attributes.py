@@ -114,7 +114,7 @@ def _plain_items(text: Buffer) -> dict[str, Any] | None:
     ``key_values`` gives it); None for anything else, which ``key_values`` then reads."""
     try:
         attributes = _PLAIN_DECODER.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         return None
     items: dict[str, Any] = {}
     for attribute in attributes:

@@ -21,7 +21,6 @@ from typing import Any
 from obskit.ingest.assemble import TraceSet
 from obskit.ingest.values import (
     KIND_BY_WORD,
-    MAX_TIME_US,
     REF_TYPES,
     Bad,
     expect_dict,
@@ -34,8 +33,8 @@ from obskit.ingest.values import (
     span_id,
     to_bytes,
     to_float,
-    to_int,
     to_signed_int,
+    to_time_us,
     trace_id,
 )
 from obskit.model import Event, Reference, RefType, Span, SpanKind, StatusCode, TraceWarning
@@ -145,11 +144,11 @@ def _span(
     tid = trace_id(get("traceID"), "traceID")
     sid = span_id(get("spanID"), "spanID")
     name = expect_str(get("operationName"), "operationName")
-    start_us = to_int(get("startTime", 0), "startTime", MAX_TIME_US)
+    start_us = to_time_us(get("startTime", 0), "startTime")
     duration_us = get("duration", 0)
     if type(duration_us) is int and duration_us < 0:
         raise Bad("duration", f"is negative ({duration_us})")
-    duration_us = to_int(duration_us, "duration", MAX_TIME_US - start_us)
+    duration_us = to_time_us(duration_us, "duration", start_us)
     service, resource = _process(sp, processes, cache)
     tags = _tags(get("tags"), "tags")
     refs = _references(get("references"), get("parentSpanID"), tid)
@@ -241,7 +240,7 @@ def _logs(raw: Any) -> tuple[Event, ...]:
     for i, log in enumerate(expect_list(raw, "logs")):
         field = f"logs[{i}]"
         log = expect_dict(log, field)
-        when = to_int(log.get("timestamp", 0), f"{field}.timestamp", MAX_TIME_US) * 1000
+        when = to_time_us(log.get("timestamp", 0), f"{field}.timestamp") * 1000
         fields = _tags(log.get("fields"), f"{field}.fields")
         name = fields.pop("event", "")
         events.append(Event(when, name if isinstance(name, str) else str(name), freeze(fields)))

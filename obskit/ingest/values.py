@@ -155,15 +155,31 @@ def to_signed_int(value: Any, field: str) -> int:
     raise Bad(field, f"expected an integer, got {show(value)}")
 
 
+LATEST_TIME = "the latest time obskit holds is 2262-04-11T23:47:16Z (2^63-1 ns)"
+
+
 def to_time_ns(value: Any, field: str) -> int:
     """A time in nanoseconds since the epoch (OTLP ``fixed64``), within what the model holds."""
-    return to_int(value, field, MAX_TIME_NS)
+    try:
+        return to_int(value, field, MAX_TIME_NS)
+    except OutOfRange:
+        raise OutOfRange(field, f"{show(value)} is out of range: {LATEST_TIME}") from None
+
+
+def to_time_us(value: Any, field: str, start_us: int = 0) -> int:
+    """A time (or, after ``start_us``, a duration) in microseconds (Jaeger, Zipkin), such that
+    it ends within what the model holds in nanoseconds."""
+    try:
+        return to_int(value, field, MAX_TIME_US - start_us)
+    except OutOfRange:
+        ends = f"starting at {start_us} µs, {show(value)} µs" if start_us else show(value)
+        raise OutOfRange(field, f"{ends} is out of range: {LATEST_TIME}") from None
 
 
 def check_time_ns(value: int, field: str) -> int:
     """An already-integer time (protobuf, or a sum of start and duration), range-checked."""
     if not 0 <= value <= MAX_TIME_NS:
-        raise OutOfRange(field, f"{value} ns is out of range (0 to {MAX_TIME_NS}, 2262-04-11)")
+        raise OutOfRange(field, f"{value} is out of range: {LATEST_TIME}")
     return value
 
 
