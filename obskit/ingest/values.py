@@ -147,10 +147,10 @@ def to_signed_int(value: Any, field: str) -> int:
         if digits.isascii() and digits.isdigit() and len(digits) <= MAX_DIGITS:
             value = int(value)
         elif digits.isascii() and digits.isdigit():
-            raise OutOfRange(field, f"{len(digits)}-digit integer is outside int64")
+            raise OutOfRange(field, f"{len(digits)}-digit integer is out of range (int64)")
     if type(value) is int:
         if not INT64_MIN <= value <= INT64_MAX:
-            raise OutOfRange(field, f"{value} is outside int64")
+            raise OutOfRange(field, f"{value} is out of range (int64)")
         return value
     raise Bad(field, f"expected an integer, got {show(value)}")
 

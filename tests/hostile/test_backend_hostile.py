@@ -92,9 +92,8 @@ def test_retry_after_is_capped_by_the_timeout() -> None:
 
 def test_gzip_garbage_is_a_clean_error() -> None:
     routes = {PATH: Answer(200, b"this is not gzip at all", headers={"Content-Encoding": "gzip"})}
-    with serve(routes) as backend:
-        with pytest.raises(BackendError) as err:
-            client(5.0).get(backend.url + PATH, what="Jaeger")
+    with serve(routes) as backend, pytest.raises(BackendError) as err:
+        client(5.0).get(backend.url + PATH, what="Jaeger")
     assert "not valid gzip" in str(err.value)
 
 
