@@ -47,7 +47,9 @@ def channel_class(limits: ConnectionLimits) -> type[HTTPChannel]:
                 if isinstance(channel, GuardedChannel) and channel.client == self.client
             )
             if held > limits.per_client:
-                log.warning("refused a connection: %s already holds %d", self.client, held - 1)
+                _warn_now_and_then(
+                    "refusing connections: %s already holds %d", self.client, held - 1
+                )
                 self.handle_close()
 
         def received(self, data: bytes) -> bool:
@@ -68,6 +70,18 @@ def channel_class(limits: ConnectionLimits) -> type[HTTPChannel]:
     return GuardedChannel
 
 
+_last_warning = 0.0
+WARN_EVERY_S = 10.0  # under attack, the log gets a line now and then, not one per connection
+
+
+def _warn_now_and_then(message: str, *args: Any) -> None:
+    global _last_warning
+    now = time.monotonic()
+    if now - _last_warning >= WARN_EVERY_S:
+        _last_warning = now
+        log.warning(message, *args)
+
+
 def close_overdue(channels: MutableMapping[int, Any]) -> int:
     """Mark overdue connections to be closed (on the event loop's thread); returns how many."""
     now = time.monotonic()
@@ -78,5 +92,5 @@ def close_overdue(channels: MutableMapping[int, Any]) -> int:
             channel.will_close = True
             closed += 1
     if closed:
-        log.warning("closed %d connection(s) too slow to send their request", closed)
+        _warn_now_and_then("closed %d connection(s) too slow to send their request", closed)
     return closed
