@@ -6,6 +6,7 @@ The attacker connects from 127.0.0.2 (loopback, another address), the exporter f
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -50,10 +51,8 @@ class Slowloris:
     def _drip(self) -> None:
         while not self.stop.wait(self.every_s):
             for sock in list(self.sockets):
-                try:
+                with contextlib.suppress(OSError):  # the server closed it: alive() notices
                     sock.sendall(b"X")
-                except OSError:
-                    pass  # the server closed it: alive() notices
 
     def alive(self) -> int:
         """How many connections the server still holds open."""
