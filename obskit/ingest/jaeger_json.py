@@ -118,7 +118,7 @@ def _process(
     found = cache.get(pid)
     if found is None:
         if pid not in processes:
-            raise Bad("processID", f"{pid!r} is not in the trace's processes")
+            raise Bad("processID", f"{show(pid)} is not in the trace's processes")
         found = cache[pid] = _convert_process(processes[pid], f"processes.{pid}")
     return found
 

@@ -43,11 +43,16 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Bad(Exception):
     """A value is wrong. ``str(err)`` reads ``field: problem`` (field may be empty)."""
 
     def __init__(self, field: str, problem: str) -> None:
-        field, problem = one_line(field), one_line(problem)
+        # a field path holds the input's own keys: bounded, like the values show() renders
+        field, problem = _bounded(one_line(field), 300), _bounded(one_line(problem), 600)
         super().__init__(f"{field}: {problem}" if field else problem)
         self.field = field
         self.problem = problem
