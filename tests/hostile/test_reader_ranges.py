@@ -88,6 +88,13 @@ def test_refused_spans_are_left_out_and_named_when_asked() -> None:
     assert len(refused) == 1 and "endTimeUnixNano" in refused[0]
 
 
+def test_a_message_quotes_a_huge_value_short() -> None:
+    with pytest.raises(InputError) as err:
+        list(read_traces(trace("jaeger-processid-4301-digits.json").read_bytes()))
+    assert "is not in the trace's processes" in str(err.value)
+    assert len(str(err.value)) < 200
+
+
 def test_a_deep_attribute_in_a_big_body_is_an_input_error() -> None:
     # over 64 KiB the fast reader decodes with msgspec, which recursed without a limit
     with pytest.raises(InputError, match="depth"):
