@@ -35,10 +35,10 @@ REFUSED = {
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
 def test_a_hostile_spec_is_refused_with_one_line(name: str) -> None:
-    started = time.monotonic()
+    started = time.process_time()  # CPU time: the machine may be busy with other work
     with pytest.raises(SpecError) as err:
         load_spec(spec(name))
-    assert time.monotonic() - started < 2
+    assert time.process_time() - started < 2
     message = str(err.value)
     assert REFUSED[name] in message
     assert "\n" not in message and len(message) < 400
