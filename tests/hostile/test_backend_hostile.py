@@ -72,7 +72,7 @@ def test_a_dripping_backend_cannot_outlast_the_timeout(headers_too: bool) -> Non
         with pytest.raises(BackendError) as err:
             client(2.0).get(url + PATH, what="Jaeger")
         took = time.monotonic() - started
-    assert took < 2.0 + 1.5
+    assert took < 2.0 + 3.0  # the timeout, and some slack for a busy machine
     assert "2 s" in str(err.value)
 
 
@@ -87,7 +87,7 @@ def test_retry_after_is_capped_by_the_timeout() -> None:
         else:
             assert answer.status == 503
         took = time.monotonic() - started
-    assert took < 2.0 + 1.5
+    assert took < 2.0 + 3.0  # the timeout, and some slack for a busy machine
 
 
 def test_gzip_garbage_is_a_clean_error() -> None:
