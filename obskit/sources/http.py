@@ -421,9 +421,9 @@ def _make_session(settings: HttpSettings) -> requests.Session:
     try:
         # no Retry-After wait past the timeout, which bounds the whole answer anyway
         retry_after_max = min(RETRY_AFTER_MAX_S, settings.timeout_s)
-        retry = Retry(**settings_kw, retry_after_max=retry_after_max)  # type: ignore[arg-type]
+        retry = Retry(**settings_kw, retry_after_max=retry_after_max)  # type: ignore[arg-type]  # urllib3 2.5+
     except TypeError:  # urllib3 before 2.5 cannot cap Retry-After; it is honoured uncapped
-        retry = Retry(**settings_kw)  # type: ignore[arg-type]
+        retry = Retry(**settings_kw)  # type: ignore[arg-type]  # the kwargs' types are Retry's
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
