@@ -76,11 +76,14 @@ def read_traces(
     *,
     format: str | None = None,
     window: int | None = None,
+    refused: list[str] | None = None,
 ) -> Iterator[Trace]:
-    """Every trace in ``data``, in first-seen order. JSON Lines are streamed (see module doc)."""
+    """Every trace in ``data``, in first-seen order. JSON Lines are streamed (see module doc).
+    With ``refused``, a span whose times or numbers are out of range is left out and its
+    message appended there (the receiver's partial success), instead of failing the input."""
     if window is not None and window < 1:
         raise InputError(f"window must be at least 1 line, got {window}")
-    return _read(data, format, TraceSet(), window=window)
+    return _read(data, format, TraceSet(refused=refused), window=window)
 
 
 def _normalize_wanted(trace_id: str | None) -> str | None:

@@ -20,7 +20,7 @@ import orjson
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from obskit.errors import InputError
-from obskit.ingest.values import Bad, key_values
+from obskit.ingest.values import SAFE_DIGITS, Bad, key_values
 
 # The text: bytes, or msgspec's view into the input (which it keeps alive).
 Buffer = bytes | Raw
@@ -119,7 +119,7 @@ def _plain_items(text: Buffer) -> dict[str, Any] | None:
     ``key_values`` gives it); None for anything else, which ``key_values`` then reads."""
     try:
         attributes = _PLAIN_DECODER.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         return None
     items: dict[str, Any] = {}
     for attribute in attributes:
@@ -130,7 +130,13 @@ def _plain_items(text: Buffer) -> dict[str, Any] | None:
         string, number = value.stringValue, value.intValue
         if number is UNSET and string is not UNSET:
             items[attribute.key] = string
-        elif string is UNSET and number is not UNSET and number.isdigit() and number.isascii():
+        elif (
+            string is UNSET
+            and number is not UNSET
+            and len(number) < SAFE_DIGITS
+            and number.isdigit()
+            and number.isascii()
+        ):
             items[attribute.key] = int(number)
         else:
             return None

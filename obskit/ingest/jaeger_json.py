@@ -34,8 +34,8 @@ from obskit.ingest.values import (
     span_id,
     to_bytes,
     to_float,
-    to_int,
     to_signed_int,
+    to_time_us,
     trace_id,
 )
 from obskit.model import Event, Reference, RefType, Span, SpanKind, StatusCode, TraceWarning
@@ -119,7 +119,7 @@ def _process(
     found = cache.get(pid)
     if found is None:
         if pid not in processes:
-            raise Bad("processID", f"{pid!r} is not in the trace's processes")
+            raise Bad("processID", f"{show(pid)} is not in the trace's processes")
         found = cache[pid] = convert_process(processes[pid], f"processes.{pid}")
     return found
 
@@ -145,11 +145,11 @@ def _span(
     tid = trace_id(get("traceID"), "traceID")
     sid = span_id(get("spanID"), "spanID")
     name = expect_str(get("operationName"), "operationName")
-    start_us = to_int(get("startTime", 0), "startTime")
+    start_us = to_time_us(get("startTime", 0), "startTime")
     duration_us = get("duration", 0)
     if type(duration_us) is int and duration_us < 0:
         raise Bad("duration", f"is negative ({duration_us})")
-    duration_us = to_int(duration_us, "duration")
+    duration_us = to_time_us(duration_us, "duration", start_us)
     service, resource = _process(sp, processes, cache)
     tags = read_tags(get("tags"), "tags")
     refs = _references(get("references"), get("parentSpanID"), tid)
@@ -251,7 +251,7 @@ def read_logs(raw: Any) -> tuple[Event, ...]:
     for i, log in enumerate(expect_list(raw, "logs")):
         field = f"logs[{i}]"
         log = expect_dict(log, field)
-        when = to_int(log.get("timestamp", 0), f"{field}.timestamp") * 1000
+        when = to_time_us(log.get("timestamp", 0), f"{field}.timestamp") * 1000
         fields = read_tags(log.get("fields"), f"{field}.fields")
         name = fields.pop("event", "")
         events.append(Event(when, name if isinstance(name, str) else str(name), freeze(fields)))

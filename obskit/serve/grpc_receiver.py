@@ -25,6 +25,7 @@ from typing import Any
 
 from obskit.errors import InputError
 from obskit.serve import receiver
+from obskit.serve.app import partial_success
 from obskit.serve.metrics import ServeMetrics
 
 SERVICE = "opentelemetry.proto.collector.trace.v1.TraceService"
@@ -32,7 +33,7 @@ METHOD = f"/{SERVICE}/Export"
 # An ExportTraceServiceResponse without partial_success serializes to no bytes at all.
 SUCCESS = b""
 
-Ingest = Callable[[bytes, str], int]
+Ingest = Callable[[bytes, str], list[str]]
 
 
 class GrpcReceiver:
@@ -86,13 +87,13 @@ class GrpcReceiver:
     def _export(self, request: bytes, context: Any) -> bytes:
         started = time.perf_counter()
         try:
-            self.ingest(request, "otlp-proto")
+            rejected = self.ingest(request, "otlp-proto")
         except receiver.Refused as refused:
             self.metrics.refused.labels(str(refused.status)).inc()
             _abort(context, refused)
         finally:
             self.metrics.request_seconds.labels(METHOD).observe(time.perf_counter() - started)
-        return SUCCESS
+        return partial_success(receiver.PROTOBUF, rejected) if rejected else SUCCESS
 
 
 def _in_use(address: str, why: str) -> str:

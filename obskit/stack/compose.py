@@ -30,7 +30,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from obskit.stack import alertmanager, collector, host_gateway, images, prometheus, traces_backend
+from obskit.stack import (
+    alertmanager,
+    collector,
+    host_gateway,
+    images,
+    ports,
+    prometheus,
+    traces_backend,
+)
 from obskit.stack.spec import Spec
 
 COMPOSE_PATH = "docker-compose.yml"
@@ -60,7 +68,7 @@ MEMORY: dict[str, str] = {
 }
 COLLECTOR_GOMEMLIMIT = "400MiB"
 
-GRAFANA_PORT = 3000
+GRAFANA_PORT = ports.GRAFANA
 
 
 def files(spec: Spec) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.stack import collector, host_gateway
+from obskit.stack import collector, host_gateway, ports
 from obskit.stack.spec import Spec
 
 PATH = "prometheus/prometheus.yml"
@@ -29,8 +29,8 @@ RULE_FILES = "rules/*.yml"  # relative to prometheus.yml, as Prometheus resolves
 
 SCRAPE_INTERVAL = "15s"
 HOST = host_gateway.HOST
-PORT = 9090
-ALERTMANAGER_PORT = 9093
+PORT = ports.PROMETHEUS
+ALERTMANAGER_PORT = ports.ALERTMANAGER
 
 JOB_PROMETHEUS = "prometheus"
 JOB_ALERTMANAGER = "alertmanager"

@@ -112,6 +112,8 @@ def plan(out_dir: Path, rendered: dict[str, str], *, force: bool = False) -> lis
             status = Status.OVERWRITTEN if force else Status.KEPT
         changes.append(Change(rel, status, text))
     for rel in sorted(set(manifest.files) - set(rendered)):
+        if not _inside(out_dir, out_dir / rel):
+            continue  # through a symlinked directory: not ours to delete
         current = _current(out_dir / rel)
         if current is None:
             continue
@@ -127,6 +129,11 @@ def _make_dirs(directory: Path) -> None:
     _make_dirs(directory.parent)
     directory.mkdir(exist_ok=True)
     os.chmod(directory, DIR_MODE)
+
+
+def _inside(out_dir: Path, path: Path) -> bool:
+    """Does ``path``, symlinks resolved, lie inside ``out_dir``?"""
+    return path.resolve().is_relative_to(out_dir.resolve())
 
 
 def _write_atomic(path: Path, text: str) -> None:
