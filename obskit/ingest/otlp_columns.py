@@ -161,10 +161,10 @@ def _times(raw: list[Any]) -> list[int]:
     if n < NUMERIC_FROM or not 0 < width <= 19 or joined[width :: width + 1] != "," * (n - 1):
         if max(map(len, raw)) > TIME_DIGITS:
             raise _Uncommon  # out of range: span by span names it
-        values = list(map(int, raw))
-        if max(values) > MAX_TIME_NS:
+        numbers = list(map(int, raw))
+        if max(numbers) > MAX_TIME_NS:
             raise _Uncommon
-        return values
+        return numbers
     import numpy as np  # here: the readers of small documents do without it
 
     # 19 digits fit in 64 bits unsigned

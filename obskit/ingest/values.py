@@ -131,18 +131,20 @@ def refusal(span_id: Any, err: Bad) -> str:
 def to_int(value: Any, field: str, high: int = INT64_MAX) -> int:
     """A non-negative integer given as a JSON number or a decimal string (OTLP int64/uint64),
     at most ``high``."""
+    number: int
     if type(value) is int:
         if value < 0:
             raise Bad(field, f"expected a non-negative integer, got {value}")
+        number = value
     elif type(value) is str and value.isascii() and value.isdigit():
         if len(value) > MAX_DIGITS:
             raise OutOfRange(field, f"{len(value)}-digit number is out of range (at most {high})")
-        value = int(value)
+        number = int(value)
     else:
         raise Bad(field, f"expected an integer, got {show(value)}")
-    if value > high:
-        raise OutOfRange(field, f"{value} is out of range (at most {high})")
-    return value
+    if number > high:
+        raise OutOfRange(field, f"{number} is out of range (at most {high})")
+    return number
 
 
 def to_signed_int(value: Any, field: str) -> int:

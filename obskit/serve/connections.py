@@ -33,7 +33,7 @@ class ConnectionLimits:
 def channel_class(limits: ConnectionLimits) -> type[HTTPChannel]:
     """waitress's channel, held to ``limits``."""
 
-    class GuardedChannel(HTTPChannel):  # type: ignore[misc]
+    class GuardedChannel(HTTPChannel):  # type: ignore[misc]  # waitress has no type hints
         request_started = 0.0
 
         def __init__(
