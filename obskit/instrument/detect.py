@@ -62,6 +62,14 @@ def imported_modules(entry: tuple[str, str] | Entry, *, cwd: Path | None = None)
     return _Scan(entry, cwd).run()
 
 
+def django_settings(entry: Entry, *, cwd: Path | None = None) -> str | None:
+    """The Django settings module the service runs with: the one the command or the
+    environment names, else the one its code sets (``manage.py``, ``wsgi.py``)."""
+    scan = _Scan(entry, cwd or Path.cwd())
+    scan.run()
+    return scan.django_settings
+
+
 def missing_instrumentations(
     modules: Iterable[str],
     *,
@@ -172,6 +180,7 @@ class _Scan:
         self.queue: list[Path] = []
         self.seen: set[Path] = set()
         self.settings: set[Path] = set()
+        self.django_settings = entry.django_settings
         for path in entry.files:
             self.roots.insert(0, _package_root(path))
             self._enqueue(path)
@@ -233,6 +242,7 @@ class _Scan:
 
     def _settings_module(self, module: str) -> None:
         self.found.add("django")
+        self.django_settings = self.django_settings or module
         path = self._local_file(module) or module_file(module, self.base)
         if path is not None and path.is_file():
             self.settings.add(path)

@@ -28,6 +28,7 @@ from pathlib import Path
 from obskit.errors import InputError, MissingDependencyError
 from obskit.instrument import settings as names
 from obskit.instrument.coverage import Coverage, uninstrumented
+from obskit.instrument.djangosite import site_environment
 from obskit.instrument.environment import render, service_environment
 from obskit.instrument.launchers import python_entry
 from obskit.instrument.settings import Settings, check_port_free, resolve
@@ -118,6 +119,7 @@ def prepare(
     if entry and entry[0] == "file" and not Path(entry[1]).is_file():
         raise InputError(f"no such file: {entry[1]}", hint="check the path of the service's script")
     coverage = _coverage(command, env) if check_packages else None
+    env.update(site_environment(command, env))
     check_port_free(found.metrics_host, found.metrics_port)
     runner = shutil.which("opentelemetry-instrument", path=bindir) or shutil.which(
         "opentelemetry-instrument", path=env["PATH"]
