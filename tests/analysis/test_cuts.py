@@ -4,6 +4,8 @@ its caller is instrumented), and stays quiet on whole traces and on truly extern
 
 from __future__ import annotations
 
+import orjson
+
 from obskit.analysis import analyze_trace
 from obskit.analysis.cuts import Landscape, server_address
 from tests.builders import CLIENT, CONSUMER, PRODUCER, SERVER, build, span, span_id
@@ -127,3 +129,33 @@ def test_server_addresses_as_the_instrumentations_write_them():
     assert server_address({"http.host": "shop:8080"}) == "shop:8080"
     assert server_address({"url.full": "https://shop.example/x"}) == "shop.example:443"
     assert server_address({"server.address": "shop"}) is None  # no port: no address
+
+
+def test_analyze_checks_a_trace_against_every_trace_of_its_file(tmp_path):
+    """`obskit analyze --file` with several traces: the others are the data a cut shows in.
+
+    trace 1: web SERVER / ── web CLIENT call ── api SERVER GET /items
+    trace 2: api SERVER GET /items   (no parent: cut-root)
+    """
+    from click.testing import CliRunner
+
+    from obskit.cli import cli
+    from obskit.ingest.otlp_writer import traces_to_otlp
+
+    linked = build(
+        span("/", 0, 100, [
+            span("call", 10, 90, [
+                span("GET /items", 20, 80, kind=SERVER, service="api"),
+            ], kind=CLIENT, service="web"),
+        ], kind=SERVER, service="web"),
+    )  # fmt: skip
+    cut = build(span("GET /items", 0, 50, kind=SERVER, service="api"), trace_id="1" * 32)
+    path = tmp_path / "traces.json"
+    path.write_bytes(orjson.dumps(traces_to_otlp([linked, cut])))
+    result = CliRunner().invoke(
+        cli, ["analyze", "--file", str(path), "--trace-id", "1" * 32, "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    warnings = orjson.loads(result.stdout)["warnings"]
+    assert [(w["code"], w["span_ids"]) for w in warnings] == [("cut-root", [span_id("GET /items")])]
+    assert result.stderr.startswith("Warning: [cut-root] trace looks cut: api 'GET /items'")
