@@ -8,6 +8,9 @@ from fastapi import FastAPI
 
 app = FastAPI()
 SELF = f"http://127.0.0.1:{os.environ['APP_PORT']}"
+# one client for the app's life, as services do: a client per call would build a TLS context
+# (the CA bundle read and parsed) on every request
+client = httpx.AsyncClient()
 
 
 @app.get("/hello")
@@ -17,8 +20,7 @@ async def hello() -> dict[str, str]:
 
 @app.get("/chain")
 async def chain() -> dict[str, object]:
-    async with httpx.AsyncClient() as client:
-        answer = await client.get(f"{SELF}/hello")
+    answer = await client.get(f"{SELF}/hello")
     return {"downstream": answer.json()}
 
 
