@@ -38,6 +38,9 @@ STDLIB_INSTRUMENTED = {
     "asyncio": "opentelemetry-instrumentation-asyncio",
 }
 MAX_FILES = 500  # the service's own modules we read, at most
+# rows of bootstrap's table that name the instrumentation of another library which merely
+# uses this one (tortoise-orm is built on pydantic): every FastAPI app imports pydantic
+SECONDARY = frozenset({("pydantic", "opentelemetry-instrumentation-tortoiseorm")})
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,8 @@ def missing_for_installed(
         if version is None or not library.specifier.contains(version, prereleases=True):
             continue
         name = Requirement(entry["instrumentation"]).name
+        if (_norm(library.name), name) in SECONDARY:
+            continue
         if installed(name) is None and name not in missing:
             missing[name] = Needed(library.name, entry["instrumentation"])
     for requirement in defaults:
@@ -146,6 +151,8 @@ def _requirements_for(
         for entry in libraries:
             lib = Requirement(entry["library"])
             if _norm(lib.name) != _norm(dist) or version is None:
+                continue
+            if (_norm(lib.name), Requirement(entry["instrumentation"]).name) in SECONDARY:
                 continue
             # bootstrap's rule: an unsupported library version gets no instrumentation
             if lib.specifier.contains(version, prereleases=True):
