@@ -12,9 +12,9 @@ from collections.abc import Mapping
 
 from obskit.analysis.critical_path import compute
 from obskit.analysis.cuts import Landscape, cut_warnings
-from obskit.analysis.durations import format_ns
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
+from obskit.analysis.outline import SpanOutline
 from obskit.analysis.reports import (
     DependencyGraph,
     OperationTime,
@@ -25,6 +25,7 @@ from obskit.analysis.reports import (
 from obskit.analysis.tree import SpanTree
 from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
+from obskit.units import format_ns
 
 DEFAULT_THRESHOLD = 0.2
 
@@ -80,6 +81,7 @@ def _analyze(
     )
     graph = dependency_graph(tree, hop_run, span_cp, entered)
     ids, spans = tree.ids, tree.spans
+    span_critical_ns = {ids[i]: ns for i, ns in span_cp.items()}
     return TraceReport(
         trace_id=trace.trace_id,
         root=_ref(tree, primary),
@@ -102,8 +104,8 @@ def _analyze(
             *cut_warnings(trace, tree, hop_run, landscape),
         ),
         threshold=threshold,
-        span_critical_ns={ids[i]: ns for i, ns in span_cp.items()},
-        trace=trace,
+        span_critical_ns=span_critical_ns,
+        outline=SpanOutline(tree, span_critical_ns, trace.spans),
     )
 
 
