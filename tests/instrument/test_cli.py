@@ -215,7 +215,7 @@ APP = """
 """
 
 
-def wait_listening(port: int, timeout: float = 30) -> None:
+def wait_listening(port: int, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
