@@ -88,8 +88,10 @@ JINJA_BLOCK = (
 def test_missing_instrumentation_is_said_and_the_service_still_runs(app_dir: Path) -> None:
     # jinja2 is installed (a dependency of obskit), its instrumentation is not
     (app_dir / "uses_jinja.py").write_text("import jinja2\nopen('started', 'w')\n")
-    code, out = run_cli("--service-name", "web", "--metrics-port", str(free_port()),
-                        "--", "python", "uses_jinja.py", cwd=app_dir)  # fmt: skip
+    with Receiver() as receiver:  # an endpoint that answers: no line about it
+        code, out = run_cli("--service-name", "web", "--metrics-port", str(free_port()),
+                            "--endpoint", receiver.endpoint, "--", "python", "uses_jinja.py",
+                            cwd=app_dir)  # fmt: skip
     assert code == 0, out
     assert out == JINJA_BLOCK
     assert (app_dir / "started").exists()
