@@ -6,7 +6,10 @@ instrumentation, under the same load, in the same run, for three cases:
 * the same endpoint with the rules engine set to 0 ms: an empty handler, the worst case (all
   the cost is the request path the instrumentation wraps: about 0.8 ms of CPU per request in
   OpenTelemetry's Flask/WSGI instrumentation, span export and metrics);
-* inventory ``GET /stock``: a SQLite query per request (one more span, for the database).
+* inventory ``GET /stock``: a SQLite query per request (one more span, for the database);
+* a FastAPI app on uvicorn (tests/instrument/stacks/fastapi/fa.py): ``GET /hello``, an empty
+  async handler, and ``GET /chain``, which calls ``/hello`` of the same app with httpx (two
+  server spans and a client span per request, context propagated).
 
 * throughput: CONCURRENCY keep-alive clients send requests back to back for SECONDS;
 * latency: one client, requests one after another (no queueing), p50 and p99.
@@ -17,7 +20,7 @@ exactly what `python -m demo_services` runs. Runs alternate between the two vari
 script prints medians over RUNS runs. Targets: throughput >= 85 % of uninstrumented, added
 p50 <= 1 ms.
 
-    .venv/bin/python bench/instrument_overhead.py [RUNS] [SECONDS]
+    .venv/bin/python bench/instrument_overhead.py [RUNS] [SECONDS] [TARGET-SUBSTRING]
 """
 
 from __future__ import annotations
@@ -35,17 +38,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-# name -> (module, path)
-# label -> (service, module, path, extra environment)
+FASTAPI_DIR = REPO / "tests" / "instrument" / "stacks" / "fastapi"
+DEMO = ("-m", "demo_services.{module}")
+UVICORN = ("-m", "uvicorn", "fa:app", "--host", "127.0.0.1", "--port", "{port}",
+           "--log-level", "warning")  # fmt: skip
+# label -> (service, python arguments, working directory, path, extra environment)
 TARGETS = {
     "pricing as the demo runs it (15 ms rules engine)": (
-        "pricing", "demo_services.pricing", "/quote?sku=tea&qty=2", {},
+        "pricing", DEMO, REPO, "/quote?sku=tea&qty=2", {},
     ),
     "pricing with an empty handler (worst case)": (
-        "pricing", "demo_services.pricing", "/quote?sku=tea&qty=2",
-        {"DEMO_PRICING_RULES_MS": "0"},
+        "pricing", DEMO, REPO, "/quote?sku=tea&qty=2", {"DEMO_PRICING_RULES_MS": "0"},
     ),
-    "inventory (a SQLite query)": ("inventory", "demo_services.inventory", "/stock", {}),
+    "inventory (a SQLite query)": ("inventory", DEMO, REPO, "/stock", {}),
+    "FastAPI on uvicorn, empty async handler": ("fa", UVICORN, FASTAPI_DIR, "/hello", {}),
+    "FastAPI on uvicorn calling itself with httpx": ("fa", UVICORN, FASTAPI_DIR, "/chain", {}),
 }  # fmt: skip
 CONCURRENCY = 8
 LATENCY_REQUESTS = 1500
@@ -74,20 +81,22 @@ class Sink(BaseHTTPRequestHandler):
 def start_service(
     name: str, instrumented: bool, sink: str
 ) -> tuple[subprocess.Popen[bytes], int, str]:
-    service, module, path, extra_env = TARGETS[name]
+    service, arguments, cwd, path, extra_env = TARGETS[name]
     port = free_port()
-    app = [sys.executable, "-m", module]
+    app = [sys.executable, *(a.format(module=service, port=port) for a in arguments)]
     cmd = app
     if instrumented:
         cmd = [sys.executable, "-m", "obskit", "instrument", "--service-name", service,
                "--endpoint", sink, "--metrics-port", str(free_port()), "--", *app]  # fmt: skip
-    env = {**os.environ, "DEMO_PORT": str(port), "OBSKIT_SPEC": "", **extra_env}
-    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+    env = {**os.environ, "DEMO_PORT": str(port), "APP_PORT": str(port), "OBSKIT_SPEC": "",
+           **extra_env}  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)  # fmt: skip
-    deadline = time.monotonic() + 60
+    health = "/hello" if cwd == FASTAPI_DIR else "/healthz"
+    deadline = time.monotonic() + 180  # a loaded machine: importing FastAPI alone takes seconds
     while True:
         try:
-            one_request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), "/healthz")
+            one_request(http.client.HTTPConnection("127.0.0.1", port, timeout=5), health)
             break
         except OSError:
             if time.monotonic() > deadline or proc.poll() is not None:
@@ -149,7 +158,7 @@ def measure(name: str, runs: int, seconds: float, sink_url: str) -> None:
     results: dict[bool, dict[str, list[float]]] = {
         v: {"rps": [], "p50": [], "p99": []} for v in (False, True)
     }
-    print(f"{name}, GET {TARGETS[name][2]}: {runs} runs, {seconds:g} s at concurrency "
+    print(f"{name}, GET {TARGETS[name][3]}: {runs} runs, {seconds:g} s at concurrency "
           f"{CONCURRENCY}, {LATENCY_REQUESTS} sequential requests for latency")  # fmt: skip
     for run in range(runs):
         for instrumented in (False, True) if run % 2 == 0 else (True, False):
@@ -180,12 +189,14 @@ def measure(name: str, runs: int, seconds: float, sink_url: str) -> None:
 def main() -> None:
     runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
     seconds = float(sys.argv[2]) if len(sys.argv) > 2 else 4.0
+    wanted = sys.argv[3] if len(sys.argv) > 3 else ""
     sink = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=sink.serve_forever, daemon=True).start()
     sink_url = f"http://127.0.0.1:{sink.server_address[1]}"
     try:
         for name in TARGETS:
-            measure(name, runs, seconds, sink_url)
+            if wanted in name:
+                measure(name, runs, seconds, sink_url)
     finally:
         sink.shutdown()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from obskit.analysis.critical_path import compute
+from obskit.analysis.cuts import Landscape, cut_warnings
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
 from obskit.analysis.outline import SpanOutline
@@ -35,6 +36,7 @@ def analyze_trace(
     threshold: float = DEFAULT_THRESHOLD,
     jaeger_compat: bool = False,
     external_names: Mapping[str, str] | None = None,
+    landscape: Landscape | None = None,
 ) -> TraceReport:
     """Critical path, CP time per span/service/operation/hop, flagged hops, the dependency
     graph and warnings for one trace.
@@ -42,14 +44,19 @@ def analyze_trace(
     ``threshold``: a hop is flagged when its CP time is at least this share of the request
     (the primary root's duration). ``jaeger_compat``: Jaeger UI's semantics (see README).
     ``external_names`` maps ``"host:port"`` or ``"host"`` of uninstrumented callees to names,
-    e.g. ``{"127.0.0.1:8006": "payments-gateway"}``.
+    e.g. ``{"127.0.0.1:8006": "payments-gateway"}``. ``landscape``: what the data shows is
+    instrumented, for the cut-trace warnings (default: what this trace shows).
     """
     with gc_paused():
-        return _analyze(trace, threshold, jaeger_compat, external_names)
+        return _analyze(trace, threshold, jaeger_compat, external_names, landscape)
 
 
 def _analyze(
-    trace: Trace, threshold: float, jaeger_compat: bool, external_names: Mapping[str, str] | None
+    trace: Trace,
+    threshold: float,
+    jaeger_compat: bool,
+    external_names: Mapping[str, str] | None,
+    landscape: Landscape | None,
 ) -> TraceReport:
     run = compute(trace, jaeger_compat=jaeger_compat)
     tree = run.tree
@@ -90,7 +97,12 @@ def _analyze(
         hops=tuple(hop_run.hops),
         graph=graph,
         roots=tuple(_ref(tree, r) for r in _roots_primary_first(tree)),
-        warnings=tuple(trace.warnings) + tuple(run.warnings) + tuple(_roots_warning(tree)),
+        warnings=(
+            *trace.warnings,
+            *run.warnings,
+            *_roots_warning(tree),
+            *cut_warnings(trace, tree, hop_run, landscape),
+        ),
         threshold=threshold,
         span_critical_ns=span_critical_ns,
         outline=SpanOutline(tree, span_critical_ns, trace.spans),

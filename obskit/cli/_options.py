@@ -179,6 +179,27 @@ def max_size_bytes(text: str | None) -> int | None:
     return size
 
 
+def load_trace_with_data(source: SourceOptions, spec: Spec | None) -> tuple[Trace, list[Trace]]:
+    """The trace, and the data it is checked against for cuts: every trace of its file (read
+    once), or the trace alone from a backend."""
+    if not source.file:
+        trace = load_trace(source, spec)
+        return trace, [trace]
+    from obskit.ingest import read_traces
+    from obskit.ingest.assemble import pick_trace
+    from obskit.sources import normalize_trace_id, resolve_source
+
+    trace_id = normalize_trace_id(source.trace_id) if source.trace_id else None
+    chosen = resolve_source(file=source.file, spec=spec, max_bytes=max_size_bytes(source.max_size))
+    try:
+        payload = chosen.fetch(trace_id)
+        traces = list(read_traces(payload.data))
+    finally:
+        chosen.close()
+    wanted = trace_id.rjust(32, "0") if trace_id else None
+    return pick_trace(traces, wanted, [t.trace_id for t in traces]), traces
+
+
 def choose_format(fmt: str | None, output: str | None, formats: dict[str, Format]) -> str:
     from obskit.render import format_for_path
 

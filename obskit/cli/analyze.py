@@ -13,7 +13,7 @@ from obskit.cli._options import (
     emit,
     external_names,
     load_spec,
-    load_trace,
+    load_trace_with_data,
     output_options,
     source_options,
     terminal,
@@ -64,16 +64,18 @@ def analyze(
         obskit analyze --service checkout --since 1h --jaeger http://127.0.0.1:16686
     """
     from obskit.analysis import analyze_trace
+    from obskit.analysis.cuts import Landscape
     from obskit.render import render_report
 
     fmt = choose_format(fmt, output, REPORT_FORMATS)
     spec = load_spec(source)
-    trace = load_trace(source, spec)
+    trace, data = load_trace_with_data(source, spec)
     report = analyze_trace(
         trace,
         threshold=threshold,
         jaeger_compat=jaeger_compat,
         external_names=external_names(spec),
+        landscape=Landscape.of(data) if len(data) > 1 else None,
     )
     to_terminal = fmt == "text" and (not output or output == "-")
     color, width = terminal() if to_terminal else (False, 100)

@@ -57,6 +57,11 @@ from obskit.cli._errors import reports_errors
     help="Skip the checks for missing instrumentation packages and an endpoint that does not "
     "answer.",
 )
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Exit 2 without starting CMD when a library it uses would run uninstrumented.",
+)
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @reports_errors
 def instrument(
@@ -67,11 +72,12 @@ def instrument(
     spec: str | None,
     print_env: str | None,
     no_check: bool,
+    strict: bool,
     command: tuple[str, ...],
 ) -> None:
     """Run CMD under OpenTelemetry: traces over OTLP (gRPC or HTTP), HTTP metrics for Prometheus,
     trace ids in log lines. Exits with CMD's exit code."""
-    from obskit.instrument import launcher
+    from obskit.instrument import coverage, launcher
 
     if print_env:
         click.echo(
@@ -98,4 +104,9 @@ def instrument(
         click.echo(
             f"obskit: {launch.settings.service_name}: {launch.settings.metrics_note}", err=True
         )
+    if launch.coverage is not None:
+        # said before the service's own output; never blocks unless --strict
+        click.echo(coverage.block(launch.coverage), err=True, nl=False)
+        if strict:
+            launcher.require_complete(launch)
     sys.exit(launcher.run(launch))

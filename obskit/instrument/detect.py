@@ -26,6 +26,8 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
+from obskit.instrument.launchers import DJANGO_SETTINGS_MODULE, Entry, module_file
+
 # stdlib module -> the default instrumentation (bootstrap installs these for every app)
 STDLIB_INSTRUMENTED = {
     "sqlite3": "opentelemetry-instrumentation-sqlite3",
@@ -36,6 +38,9 @@ STDLIB_INSTRUMENTED = {
     "asyncio": "opentelemetry-instrumentation-asyncio",
 }
 MAX_FILES = 500  # the service's own modules we read, at most
+# rows of bootstrap's table that name the instrumentation of another library which merely
+# uses this one (tortoise-orm is built on pydantic): every FastAPI app imports pydantic
+SECONDARY = frozenset({("pydantic", "opentelemetry-instrumentation-tortoiseorm")})
 
 
 @dataclass(frozen=True)
@@ -48,55 +53,24 @@ class Needed:
         return Requirement(self.requirement).name
 
 
-def python_entry(argv: Sequence[str]) -> tuple[str, str] | None:
-    """``("file", path)`` or ``("module", name)`` when ``argv`` runs Python code we can read;
-    None for other commands (gunicorn, a shell script): nothing to scan."""
-    if not argv or not Path(argv[0]).name.startswith("python"):
-        return None
-    args = list(argv[1:])
-    while args:
-        arg = args.pop(0)
-        if arg == "-m" and args:
-            return ("module", args[0])
-        if arg.startswith("-m") and len(arg) > 2:
-            return ("module", arg[2:])
-        if arg in ("-c", "-"):
-            return None
-        if arg in ("-W", "-X", "--check-hash-based-pycs"):
-            args = args[1:]
-            continue
-        if arg.startswith("-"):
-            continue
-        return ("file", arg)
-    return None
-
-
-def imported_modules(entry: tuple[str, str], *, cwd: Path | None = None) -> set[str]:
-    """Top-level names of the third-party and stdlib modules the service's code imports."""
+def imported_modules(entry: tuple[str, str] | Entry, *, cwd: Path | None = None) -> set[str]:
+    """Top-level names of the third-party and stdlib modules the service's code imports:
+    from an :class:`~obskit.instrument.launchers.Entry`, or ``("file", path)`` /
+    ``("module", name)`` as ``python`` runs it."""
     cwd = cwd or Path.cwd()
-    kind, target = entry
-    start = (cwd / target) if kind == "file" else _module_file(target, cwd)
-    found: set[str] = set()
-    if start is None or not start.is_file():
-        return found
-    own_root = start.parent
-    if kind == "module":
-        # a package's modules live under its top-level directory
-        package = start.name in ("__init__.py", "__main__.py")
-        own_root = _top_package_dir(start, target.count(".") + package)
-    queue, seen = [start], {start}
-    while queue and len(seen) <= MAX_FILES:
-        path = queue.pop()
-        for name, level, maybe_attr in _imports(path):
-            if level:  # relative import: the service's own code
-                _enqueue(_relative(path, name, level), queue, seen)
-                continue
-            local = _local_file(name, own_root, cwd)
-            if local is not None:
-                _enqueue(local, queue, seen)
-            elif not maybe_attr and name.split(".")[0] not in sys.builtin_module_names:
-                found.add(name.split(".")[0])
-    return found
+    if isinstance(entry, tuple):
+        kind, target = entry
+        start = (cwd / target) if kind == "file" else module_file(target, cwd, run=True)
+        entry = Entry(files=(start,) if start else (), base=cwd)
+    return _Scan(entry, cwd).run()
+
+
+def django_settings(entry: Entry, *, cwd: Path | None = None) -> str | None:
+    """The Django settings module the service runs with: the one the command or the
+    environment names, else the one its code sets (``manage.py``, ``wsgi.py``)."""
+    scan = _Scan(entry, cwd or Path.cwd())
+    scan.run()
+    return scan.django_settings
 
 
 def missing_instrumentations(
@@ -120,6 +94,37 @@ def missing_instrumentations(
             name = Requirement(requirement).name
             if installed(name) is None and name not in missing:
                 missing[name] = Needed(module, requirement)
+    return list(missing.values())
+
+
+def missing_for_installed(
+    *,
+    installed: Callable[[str], str | None] | None = None,
+    libraries: Sequence[dict[str, str]] | None = None,
+    defaults: Sequence[str] | None = None,
+) -> list[Needed]:
+    """What ``opentelemetry-bootstrap`` would install and the environment lacks: the
+    instrumentation of every installed library at a version it supports, and its defaults."""
+    from opentelemetry.instrumentation import bootstrap_gen
+
+    installed = installed or _installed_version
+    libraries = bootstrap_gen.libraries if libraries is None else libraries
+    defaults = bootstrap_gen.default_instrumentations if defaults is None else defaults
+    missing: dict[str, Needed] = {}
+    for entry in libraries:
+        library = Requirement(entry["library"])
+        version = installed(library.name)
+        if version is None or not library.specifier.contains(version, prereleases=True):
+            continue
+        name = Requirement(entry["instrumentation"]).name
+        if (_norm(library.name), name) in SECONDARY:
+            continue
+        if installed(name) is None and name not in missing:
+            missing[name] = Needed(library.name, entry["instrumentation"])
+    for requirement in defaults:
+        name = Requirement(requirement).name
+        if installed(name) is None and name not in missing:
+            missing[name] = Needed(name.removeprefix("opentelemetry-instrumentation-"), requirement)
     return list(missing.values())
 
 
@@ -147,6 +152,8 @@ def _requirements_for(
             lib = Requirement(entry["library"])
             if _norm(lib.name) != _norm(dist) or version is None:
                 continue
+            if (_norm(lib.name), Requirement(entry["instrumentation"]).name) in SECONDARY:
+                continue
             # bootstrap's rule: an unsupported library version gets no instrumentation
             if lib.specifier.contains(version, prereleases=True):
                 needs.append(entry["instrumentation"])
@@ -164,29 +171,151 @@ def _norm(name: str) -> str:
     return name.lower().replace("_", "-").replace(".", "-")
 
 
-def _imports(path: Path) -> list[tuple[str, int, bool]]:
-    """(dotted name, relative level, whether the name may be an attribute rather than a
-    module: ``from pkg import name`` imports either)."""
+class _Scan:
+    """Follows the imports of the service's own files, breadth first, up to MAX_FILES.
+
+    Besides ``import`` statements, a string naming one of the service's own modules
+    (Celery's ``include=["proj.tasks"]``, Django's ``ROOT_URLCONF``) is followed too, and
+    Django's settings module (``DJANGO_SETTINGS_MODULE``, from the environment, the command
+    or ``os.environ.setdefault`` in manage.py/wsgi.py) is read for what Django will import
+    on the service's behalf: installed apps, database and cache backends."""
+
+    def __init__(self, entry: Entry, cwd: Path) -> None:
+        self.base = entry.base
+        self.roots = [self.base, cwd]
+        self.found: set[str] = set(entry.modules)
+        self.queue: list[Path] = []
+        self.seen: set[Path] = set()
+        self.settings: set[Path] = set()
+        self.django_settings = entry.django_settings
+        for path in entry.files:
+            self.roots.insert(0, _package_root(path))
+            self._enqueue(path)
+        if entry.django_settings:
+            self._settings_module(entry.django_settings)
+
+    def run(self) -> set[str]:
+        while self.queue and len(self.seen) <= MAX_FILES:
+            path = self.queue.pop(0)
+            tree = _parse(path)
+            if tree is not None:
+                self._read(path, tree)
+        return self.found
+
+    def _read(self, path: Path, tree: ast.AST) -> None:
+        in_settings = path in self.settings
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    self._imported(alias.name, path, 0, False)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if base:
+                    self._imported(base, path, node.level, False)
+                for alias in node.names:
+                    self._imported(f"{base}.{alias.name}".strip("."), path, node.level, True)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                self._string(node.value, in_settings)
+            elif settings := _django_settings_literal(node):
+                self._settings_module(settings)
+
+    def _imported(self, name: str, path: Path, level: int, maybe_attr: bool) -> None:
+        if level:  # relative import: the service's own code
+            self._enqueue(_relative(path, name, level))
+            return
+        local = self._local_file(name)
+        if local is not None:
+            self._enqueue(local)
+        elif not maybe_attr and name.split(".")[0] not in sys.builtin_module_names:
+            self.found.add(name.split(".")[0])
+
+    def _string(self, text: str, in_settings: bool) -> None:
+        if len(text) > 200 or not all(p.isidentifier() for p in text.split(".")):
+            return
+        local = self._local_file(text) or self._local_file(text.rsplit(".", 1)[0])
+        if local is not None:
+            self._enqueue(local)
+            if in_settings and (local.parent / "__init__.py").is_file():
+                # an installed app: Django imports its models, admin, apps...; Celery its tasks
+                for sibling in sorted(local.parent.glob("*.py")):
+                    self._enqueue(sibling)
+        elif in_settings:
+            for backend, modules in DJANGO_BACKENDS.items():
+                if text.startswith(backend):
+                    self.found.update(m for m in modules if importlib.util.find_spec(m))
+            top = text.split(".")[0]
+            if top not in sys.stdlib_module_names and top in _distributions():
+                self.found.add(top)
+
+    def _settings_module(self, module: str) -> None:
+        self.found.add("django")
+        self.django_settings = self.django_settings or module
+        path = self._local_file(module) or module_file(module, self.base)
+        if path is not None and path.is_file():
+            self.settings.add(path)
+            self._enqueue(path)
+
+    def _local_file(self, name: str) -> Path | None:
+        """The file of ``name`` when it is the service's own code (next to an entry file or
+        in the working directory), not an installed or standard-library module."""
+        parts = name.split(".")
+        for root in self.roots:
+            found = _as_file(root.joinpath(*parts))
+            if found is not None and not _is_installed_path(found):
+                return found
+        return None
+
+    def _enqueue(self, path: Path | None) -> None:
+        if path is not None and path not in self.seen:
+            self.seen.add(path)
+            self.queue.append(path)
+
+
+# Django settings strings that make Django import a library for the service
+DJANGO_BACKENDS = {
+    "django.db.backends.postgresql": ("psycopg", "psycopg2"),
+    "django.db.backends.mysql": ("MySQLdb",),
+    "django.core.cache.backends.redis": ("redis",),
+    "django.core.cache.backends.memcached.PyMemcacheCache": ("pymemcache",),
+}
+
+
+def _parse(path: Path) -> ast.AST | None:
     try:
-        tree = ast.parse(path.read_bytes(), filename=str(path))
+        return ast.parse(path.read_bytes(), filename=str(path))
     except (OSError, SyntaxError, ValueError):
-        return []  # python itself will report it when the service starts
-    out: list[tuple[str, int, bool]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            out += [(alias.name, 0, False) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if base:
-                out.append((base, node.level, False))
-            out += [(f"{base}.{a.name}".strip("."), node.level, True) for a in node.names]
-    return out
+        return None  # python itself will report it when the service starts
 
 
-def _enqueue(path: Path | None, queue: list[Path], seen: set[Path]) -> None:
-    if path is not None and path not in seen:
-        seen.add(path)
-        queue.append(path)
+def _django_settings_literal(node: ast.AST) -> str | None:
+    """``"x.settings"`` from ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", "x.settings")``
+    or ``os.environ["DJANGO_SETTINGS_MODULE"] = "x.settings"``."""
+    if isinstance(node, ast.Call) and len(node.args) == 2:
+        key, value = node.args
+        if isinstance(node.func, ast.Attribute) and node.func.attr == "setdefault":
+            return _settings_pair(key, value)
+    if isinstance(node, ast.Assign) and len(node.targets) == 1:
+        target = node.targets[0]
+        if isinstance(target, ast.Subscript):
+            return _settings_pair(target.slice, node.value)
+    return None
+
+
+def _settings_pair(key: ast.AST, value: ast.AST) -> str | None:
+    named = isinstance(key, ast.Constant) and key.value == DJANGO_SETTINGS_MODULE
+    if named and isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return value.value
+    return None
+
+
+def _distributions() -> dict[str, list[str]]:
+    global _DISTRIBUTIONS
+    if _DISTRIBUTIONS is None:
+        _DISTRIBUTIONS = metadata.packages_distributions()
+    return _DISTRIBUTIONS
+
+
+_DISTRIBUTIONS: dict[str, list[str]] | None = None
 
 
 def _relative(path: Path, name: str, level: int) -> Path | None:
@@ -203,43 +332,15 @@ def _as_file(stem: Path) -> Path | None:
     return None
 
 
-def _local_file(name: str, own_root: Path, cwd: Path) -> Path | None:
-    """The file of ``name`` when it is the service's own code (next to the entry point or
-    in the working directory), not an installed or standard-library module."""
-    parts = name.split(".")
-    for root in (own_root, cwd):
-        found = _as_file(root.joinpath(*parts))
-        if found is not None and not _is_installed_path(found):
-            return found
-    return None
+def _package_root(path: Path) -> Path:
+    """The directory the top package holding ``path`` is imported from."""
+    root = path.parent
+    while (root / "__init__.py").is_file() and root.parent != root:
+        root = root.parent
+    return root
 
 
 def _is_installed_path(path: Path) -> bool:
     roots = {sysconfig.get_paths()[k] for k in ("purelib", "platlib", "stdlib")}
     resolved = str(path.resolve())
     return any(resolved.startswith(os.path.realpath(r) + os.sep) for r in roots)
-
-
-def _module_file(module: str, cwd: Path) -> Path | None:
-    local = _as_file(cwd.joinpath(*module.split(".")))
-    if local is not None:
-        if local.name == "__init__.py" and (local.parent / "__main__.py").is_file():
-            return local.parent / "__main__.py"
-        return local
-    try:
-        spec = importlib.util.find_spec(module)
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    origin = Path(spec.origin)
-    if origin.name == "__init__.py" and (origin.parent / "__main__.py").is_file():
-        return origin.parent / "__main__.py"
-    return origin
-
-
-def _top_package_dir(start: Path, depth: int) -> Path:
-    root = start.parent
-    for _ in range(depth):
-        root = root.parent
-    return root

@@ -27,10 +27,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from obskit.errors import InputError, MissingDependencyError
-from obskit.instrument import detect
 from obskit.instrument import settings as names
+from obskit.instrument.coverage import Coverage, uninstrumented
+from obskit.instrument.djangosite import site_environment
 from obskit.instrument.endpoint import warn_if_unanswered
 from obskit.instrument.environment import render, service_environment
+from obskit.instrument.launchers import python_entry
 from obskit.instrument.settings import Settings, check_port_free, resolve
 
 GRACE_SECONDS = 10.0  # how long a service gets to flush and stop after the first signal
@@ -54,6 +56,7 @@ class Launch:
     argv: list[str]  # the full command, opentelemetry-instrument first
     env: dict[str, str]  # the complete child environment
     check_endpoint: bool = True  # say (without waiting for it) when the endpoint does not answer
+    coverage: Coverage | None = None  # None: not checked (--no-check)
 
 
 def print_environment(
@@ -110,7 +113,7 @@ def prepare(
         raise InputError(
             f"command not found: {command[0]}", hint="check the spelling or give its full path"
         )
-    entry = detect.python_entry(command)
+    entry = python_entry(command)
     found = resolve(
         service_name=service_name,
         endpoint=endpoint,
@@ -122,8 +125,8 @@ def prepare(
     )
     if entry and entry[0] == "file" and not Path(entry[1]).is_file():
         raise InputError(f"no such file: {entry[1]}", hint="check the path of the service's script")
-    if check_packages and entry is not None:
-        _check_instrumentations(entry)
+    coverage = _coverage(command, env) if check_packages else None
+    env.update(site_environment(command, env))
     check_port_free(found.metrics_host, found.metrics_port)
     runner = shutil.which("opentelemetry-instrument", path=bindir) or shutil.which(
         "opentelemetry-instrument", path=env["PATH"]
@@ -142,7 +145,19 @@ def prepare(
         argv=[runner, executable, *command[1:]],
         env=env,
         check_endpoint=check_packages,
+        coverage=coverage,
     )
+
+
+def require_complete(launch: Launch) -> None:
+    """``--strict``: refuse to start a service that would run with libraries uninstrumented."""
+    if launch.coverage is not None and not launch.coverage.complete:
+        count = len(launch.coverage.missing)
+        raise InputError(
+            f"--strict: {count} instrumentation package{'s' if count > 1 else ''} missing; "
+            "the service was not started",
+            hint="install them with the pip command above, or drop --strict",
+        )
 
 
 def run(launch: Launch, *, grace: float = GRACE_SECONDS) -> int:
@@ -199,21 +214,13 @@ def _die_with_parent():  # type: ignore[no-untyped-def]  # a preexec_fn, or None
     return setup
 
 
-def _check_instrumentations(entry: tuple[str, str]) -> None:
+def _coverage(command: Sequence[str], env: Mapping[str, str]) -> Coverage:
     try:
-        missing = detect.missing_instrumentations(detect.imported_modules(entry))
+        return uninstrumented(command, environ=env)
     except ImportError:
         raise MissingDependencyError(
             "OpenTelemetry is not installed", hint=f"install it: {INSTALL_HINT}"
         ) from None
-    if missing:
-        modules = ", ".join(sorted({n.module for n in missing}))
-        packages = ", ".join(n.distribution for n in missing)
-        verb = "is" if len(missing) == 1 else "are"
-        raise MissingDependencyError(
-            f"the service imports {modules} but {packages} {verb} not installed",
-            hint=f"run: {detect.pip_command(missing)}",
-        )
 
 
 def _name_from(command: Sequence[str], entry: tuple[str, str] | None) -> str:
@@ -223,4 +230,11 @@ def _name_from(command: Sequence[str], entry: tuple[str, str] | None) -> str:
     return target.rsplit(".", 1)[-1] if kind == "module" else Path(target).stem
 
 
-__all__ = ["GRACE_SECONDS", "Launch", "prepare", "print_environment", "run"]
+__all__ = [
+    "GRACE_SECONDS",
+    "Launch",
+    "prepare",
+    "print_environment",
+    "require_complete",
+    "run",
+]

@@ -49,7 +49,7 @@ SCRIPT = """
 def run(endpoint: str, metrics_port: int, cwd) -> dict:
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(SCRIPT), endpoint, str(metrics_port)],
-        capture_output=True, text=True, timeout=60, cwd=cwd,
+        capture_output=True, text=True, timeout=180, cwd=cwd,
         env={**os.environ, "PYTHONPATH": str(REPO), "OBSKIT_SPEC": ""},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
@@ -67,7 +67,9 @@ def test_configure_traces_and_serves_metrics_and_a_second_call_is_harmless(tmp_p
     assert result["problems"] == []
     assert {"flask", "requests", "sqlite3", "threading", "logging"} <= set(result["instrumented"])
     assert len(result["metrics"]) == 1 and 'http_route="/orders/<int:n>"' in result["metrics"][0]
-    assert [(s["service"], s["name"]) for s in spans] == [("orders", "GET /orders/<int:n>")]
+    # (with obskit[instrument-all], the urllib call for /metrics is traced too: a CLIENT span)
+    served = [(s["service"], s["name"]) for s in spans if s["kind"] == "SERVER"]
+    assert served == [("orders", "GET /orders/<int:n>")]
 
 
 def test_a_busy_metrics_port_does_not_take_the_service_down(tmp_path) -> None:
@@ -82,4 +84,4 @@ def test_a_busy_metrics_port_does_not_take_the_service_down(tmp_path) -> None:
         "(stop what listens there or pass --metrics-port with a free port)"
     ]
     assert result["metrics"] == []
-    assert len(spans) == 1  # traces still work
+    assert [s["kind"] for s in spans if s["kind"] == "SERVER"] == ["SERVER"]  # traces still work

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from obskit.instrument.detect import (
-    imported_modules,
-    missing_instrumentations,
-    pip_command,
-    python_entry,
-)
+from obskit.instrument.detect import imported_modules, missing_instrumentations, pip_command
+from obskit.instrument.launchers import python_entry
 
 LIBRARIES = [
     {"library": "flask >= 1.0", "instrumentation": "opentelemetry-instrumentation-flask==0.66b1"},
