@@ -293,7 +293,14 @@ class Aggregator:
             )
         if baseline is not None:
             before = baseline.get(key)
-            if (
+            if before is None and spread.p50 >= max(1, TAIL_FLOOR * endpoint_p95):
+                # a hop the other window never waited on: a new dependency on the path
+                # (a cache that stopped answering, a pool that makes requests queue)
+                reasons.append(
+                    f"new on the critical path: its p50 CP time is {format_ns(spread.p50)}, "
+                    "and it was not on the critical path in the other window"
+                )
+            elif (
                 before is not None
                 and spread.p50 > self.slow_factor * before
                 and (spread.p50 - before >= TAIL_FLOOR * endpoint_p95)

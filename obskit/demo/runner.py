@@ -7,22 +7,29 @@ slows the payment gateway midway, then analyses the slowest checkout and shows t
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from obskit.demo.inbox import AlertInbox
 from obskit.demo.plan import DEMO_SPEC, DemoPlan, make_plan
 from obskit.demo.processes import Supervisor
 from obskit.errors import BackendError, CheckFailed, InputError
 
+if TYPE_CHECKING:
+    from demo_services.faults import FaultSwitch, Injection
+
 SLOW_GATEWAY_MS = 800
 RATE = 6.0  # requests/s: enough for every alert window, light on a 2-core laptop
+CHECKOUT = ("storefront", "POST /checkout")  # the endpoint the fault report is about
+WARM_UP = 0.15  # share of the run before the clean window starts (caches fill, JITs settle)
+SETTLE_S = 2.0  # after injecting: requests already in flight finish
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
 
 
@@ -34,7 +41,11 @@ class Demo:
         workdir: Path | None = None,
         say: Callable[[str], None] = print,
         spec_source: Path = DEMO_SPEC,
+        faults: Sequence[Injection] = (),
+        rate: float = RATE,
     ) -> None:
+        """``faults``: inject these midway instead of the story's slow gateway, and report on
+        the checkout endpoint before and after (:meth:`fault_report`)."""
         if duration < 10:
             raise InputError(f"--duration {duration:g} is too short; use at least 10 seconds")
         self.duration = duration
@@ -47,6 +58,11 @@ class Demo:
         self.plan: DemoPlan | None = None
         self.has_prometheus = bool(shutil.which("prometheus"))
         self.has_alertmanager = bool(shutil.which("prometheus-alertmanager"))
+        self.faults = list(faults)
+        self.rate = rate
+        self.switch: FaultSwitch | None = None
+        # (start_ns, end_ns) of the clean and the faulty windows, set by run_traffic
+        self.windows: dict[str, tuple[int, int]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -64,6 +80,10 @@ class Demo:
         return plan
 
     def stop(self) -> None:
+        if self.switch is not None:
+            with contextlib.suppress(Exception):  # everything stops next anyway
+                self.switch.clear()
+            self.switch = None
         if self.shop is not None:
             self.shop.stop()
             self.shop = None
@@ -73,25 +93,74 @@ class Demo:
     # --- the story -------------------------------------------------------------------------
 
     def run_traffic(self, progress: Callable[[float, str], None]) -> str:
-        """Traffic for ``duration`` seconds; the gateway slows down halfway."""
+        """Traffic for ``duration`` seconds; halfway the gateway slows down, or the faults
+        given are injected."""
         from demo_services.load import run_load
 
         assert self.plan is not None
+        started_ns = time.time_ns()
         slowed = False
 
         def tick(done: float, result: Any) -> None:
             nonlocal slowed
             if not slowed and done >= 0.5:
                 slowed = True
-                set_gateway_latency(self.plan, SLOW_GATEWAY_MS)  # type: ignore[arg-type]
-                progress(done, f"payments-gateway now answers in ~{SLOW_GATEWAY_MS} ms")
+                note = self._inject()
+                progress(done, note)
             else:
                 progress(done, "")
             self._check_alive()
 
-        result = run_load(self.plan.storefront_url, rate=RATE, duration=self.duration,
+        result = run_load(self.plan.storefront_url, rate=self.rate, duration=self.duration,
                           checkout_share=0.8, on_tick=tick)  # fmt: skip
+        injected_ns = self.windows.get("injected", (started_ns, started_ns))[0]
+        span = injected_ns - started_ns
+        self.windows["clean"] = (started_ns + int(span * WARM_UP / 0.5), injected_ns)
+        self.windows["faulty"] = (injected_ns + int(SETTLE_S * 1e9), time.time_ns())
         return str(result.summary())
+
+    def _inject(self) -> str:
+        self.windows["injected"] = (time.time_ns(), 0)
+        if not self.faults:
+            set_gateway_latency(self.plan, SLOW_GATEWAY_MS)  # type: ignore[arg-type]
+            return f"payments-gateway now answers in ~{SLOW_GATEWAY_MS} ms"
+        assert self.switch is not None
+        for fault in self.faults:
+            self.switch.on(fault)
+        return "injected " + ", ".join(f.text for f in self.faults)
+
+    def fault_report(self) -> Any:
+        """The aggregate report of the checkout endpoint over the faulty window, compared with
+        the clean window before it: hops are flagged by what changed, not by their share
+        (a healthy checkout spends half its time at the gateway), and
+        ``report.comparison.changes`` ranks them by the change in mean CP time."""
+        from dataclasses import replace
+
+        from obskit.aggregate.compare import compare
+
+        clean = self._aggregate(self.windows["clean"])
+        faulty = self._aggregate(self.windows["faulty"])
+        report = faulty.report(baseline=clean.baseline())
+        return replace(report, comparison=compare("before the fault", report, clean.report()))
+
+    def _aggregate(self, window: tuple[int, int]) -> Any:
+        from obskit.aggregate.run import collect, new_aggregator
+        from obskit.aggregate.sample import Endpoint
+        from obskit.aggregate.search import Query
+        from obskit.sources.http import HttpClient
+        from obskit.sources.jaeger import JaegerSource
+
+        assert self.plan is not None and self.shop is not None
+        service, operation = CHECKOUT
+        # share never flags here: the report is about what the fault changed
+        aggregator = new_aggregator(Endpoint(service, operation), threshold=1.0)
+        source = JaegerSource(self.plan.query_url, HttpClient())
+        try:
+            collect(aggregator, source, Query(service, operation, window[0], window[1], 2000),
+                    external_names=self.shop.external_names)  # fmt: skip
+        finally:
+            source.close()
+        return aggregator
 
     def wait_for_alert(self, alertname: str, timeout: float) -> bool:
         if not (self.has_prometheus and self.has_alertmanager):
@@ -172,11 +241,18 @@ class Demo:
         self._wait("prometheus", f"{plan.prometheus_url}/-/ready")
 
     def _start_shop(self, plan: DemoPlan) -> None:
+        from demo_services.faults import FaultSwitch
         from demo_services.shop import Shop
 
         env = {"OTEL_BSP_SCHEDULE_DELAY": "500"}
         self.shop = Shop(plan.spec_path, env=env, log_dir=self.supervisor.log_dir)
         self.shop.start()
+        note = self.shop.backends.fallback_note
+        if note:
+            self.say(note)
+        self.switch = FaultSwitch(self.shop)
+        for fault in self.faults:  # a fault whose server is missing: say so before the run
+            self.switch.check_server(fault)
 
     def _wait(self, name: str, url: str, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
