@@ -7,6 +7,7 @@ shop runs, without restarting anything.
     cache-down               Redis stops: every price look-up falls through to PostgreSQL
     queue-consumer-slow=MS   each order e-mail takes MS to send: the queue backs up
     service-latency=SVC:MS   the service SVC takes MS longer for every request
+    none                     nothing: the control run, in which nothing may be flagged
 
 ``FAULTS[name].hop`` is where the analysis should find it: (caller, callee) of the hop that
 must rank first, ``None`` for a fault off the request path.
@@ -45,6 +46,7 @@ FAULTS = {f.name: f for f in (
     Fault("queue-consumer-slow", "MS", "each order e-mail takes MS milliseconds to send",
           "rabbitmq-server"),
     Fault("service-latency", "SVC:MS", "service SVC takes MS milliseconds longer per request", ""),
+    Fault("none", "", "nothing: a control run, in which nothing may be flagged", ""),
 )}  # fmt: skip
 SLOWABLE = ("storefront", "checkout", "inventory", "pricing", "payments", "mailer")
 _CALLER = {"checkout": "storefront", "inventory": "checkout", "pricing": "checkout",
@@ -74,6 +76,7 @@ class Injection:
             "db-pool": ("payments", "payments-pool"),
             "cache-down": ("pricing", POSTGRES),
             "queue-consumer-slow": None,
+            "none": None,
             "service-latency": (_CALLER[self.service], self.service)
             if self.service in _CALLER
             else None,

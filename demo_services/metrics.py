@@ -21,7 +21,7 @@ from prometheus_client.registry import Collector
 POOL_WAIT = Histogram(
     "db_client_connection_wait_time_seconds",
     "Time to obtain a connection from the pool.",
-    ["pool_name"],
+    ["db_client_connection_pool_name"],
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 CACHE_REQUESTS = Counter(
@@ -30,17 +30,23 @@ CACHE_REQUESTS = Counter(
     ["cache", "result"],
 )
 QUEUE_DEPTH = Gauge(
-    "messaging_queue_depth", "Messages ready in the queue, not yet consumed.", ["queue"]
+    "messaging_queue_depth",
+    "Messages ready in the queue, not yet consumed.",
+    ["messaging_destination_name"],
 )
 CONSUMER_LAG = Gauge(
     "messaging_consumer_lag_seconds",
     "Age of the last consumed message when its handling finished.",
-    ["queue"],
+    ["messaging_destination_name"],
 )
 CONSUMED = Counter(
-    "messaging_client_consumed_messages", "Messages handled by the consumer.", ["queue"]
+    "messaging_client_consumed_messages",
+    "Messages handled by the consumer.",
+    ["messaging_destination_name"],
 )
-PUBLISHED = Counter("messaging_client_sent_messages", "Messages published.", ["queue"])
+PUBLISHED = Counter(
+    "messaging_client_sent_messages", "Messages published.", ["messaging_destination_name"]
+)
 
 
 class _PoolCollector(Collector):
@@ -52,15 +58,19 @@ class _PoolCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         count = GaugeMetricFamily(
-            "db_client_connection_count", "Connections by state.", labels=["pool_name", "state"]
+            "db_client_connection_count",
+            "Connections by state.",
+            labels=["db_client_connection_pool_name", "db_client_connection_state"],
         )
         most = GaugeMetricFamily(
-            "db_client_connection_max", "Most connections the pool opens.", labels=["pool_name"]
+            "db_client_connection_max",
+            "Most connections the pool opens.",
+            labels=["db_client_connection_pool_name"],
         )
         pending = GaugeMetricFamily(
             "db_client_connection_pending_requests",
             "Requests waiting for a connection.",
-            labels=["pool_name"],
+            labels=["db_client_connection_pool_name"],
         )
         for pool in list(self.pools):
             stats = pool.stats()

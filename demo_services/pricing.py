@@ -35,10 +35,13 @@ pool = store.Pool(DB_URL, NAME, size=8) if DB_URL else None
 cache: Any = None
 if os.environ.get(REDIS_ENV):
     import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
-    # short timeouts: a cache that does not answer must cost little before the fall-through
+    # Fail fast: a cache that does not answer must cost little before the fall-through
+    # (redis-py retries a refused connection three times with backoff by default).
     cache = redis.Redis.from_url(os.environ[REDIS_ENV], socket_connect_timeout=0.1,
-                                 socket_timeout=0.25, retry_on_timeout=False)  # fmt: skip
+                                 socket_timeout=0.25, retry=Retry(NoBackoff(), 0))  # fmt: skip
 
 
 def unit_price_cents(sku: str, qty: int) -> int | None:

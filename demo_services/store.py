@@ -30,8 +30,11 @@ DROP_STOCK_INDEX = f"DROP INDEX IF EXISTS {STOCK_INDEX}"
 
 TABLES = [
     "CREATE TABLE product (sku text PRIMARY KEY, name text NOT NULL, price_cents int NOT NULL)",
+    # Room on every page for the new versions of a row (HOT updates): the four products on sale
+    # are updated by every reservation, and without it each update adds index entries, so
+    # look-ups by SKU slow down minute by minute until a vacuum.
     "CREATE TABLE stock (id bigserial PRIMARY KEY, sku text NOT NULL, warehouse int NOT NULL, "
-    "quantity bigint NOT NULL)",
+    "quantity bigint NOT NULL) WITH (fillfactor = 50)",
     "CREATE TABLE offer (id bigserial PRIMARY KEY, sku text NOT NULL, min_qty int NOT NULL, "
     "discount_cents int NOT NULL)",
     "CREATE TABLE reservation (order_id text PRIMARY KEY, sku text NOT NULL, qty int NOT NULL, "
@@ -110,23 +113,44 @@ class Pool:
             url, min_size=size, max_size=size, name=name, timeout=30, open=True,
             kwargs={"autocommit": True},
         )  # fmt: skip
-        self._lock = threading.Lock()
+        # psycopg_pool keeps connections it already lent past a shrink; the limit on the
+        # connections in use is enforced here, so a smaller pool makes requests queue at once
+        self._free = threading.Condition()
+        self._limit = size
+        self._in_use = 0
         self._waiting = 0
         metrics.watch_pool(self)
 
     @property
     def size(self) -> int:
-        return int(self.pool.max_size)
+        return self._limit
 
     def resize(self, size: int) -> None:
+        with self._free:
+            self._limit = size
+            self._free.notify_all()
         self.pool.resize(min_size=size, max_size=size)
 
     def stats(self) -> dict[str, int]:
-        stats = self.pool.get_stats()
-        with self._lock:
-            waiting = self._waiting
-        return {"size": stats.get("pool_size", 0), "idle": stats.get("pool_available", 0),
-                "max": self.size, "waiting": waiting}  # fmt: skip
+        with self._free:
+            used, limit, waiting = self._in_use, self._limit, self._waiting
+        return {"size": max(used, limit), "idle": max(0, limit - used), "max": limit,
+                "waiting": waiting}  # fmt: skip
+
+    def _take(self) -> None:
+        with self._free:
+            self._waiting += 1
+            try:
+                while self._in_use >= self._limit:
+                    self._free.wait()
+            finally:
+                self._waiting -= 1
+            self._in_use += 1
+
+    def _give_back(self) -> None:
+        with self._free:
+            self._in_use -= 1
+            self._free.notify()
 
     @contextlib.contextmanager
     def connection(self) -> Iterator[Any]:
@@ -134,13 +158,12 @@ class Pool:
 
         started_ns = time.time_ns()
         started = time.perf_counter()
-        with self._lock:
-            self._waiting += 1
+        self._take()
         try:
             conn = self.pool.getconn()
-        finally:
-            with self._lock:
-                self._waiting -= 1
+        except BaseException:
+            self._give_back()
+            raise
         waited = time.perf_counter() - started
         metrics.POOL_WAIT.labels(self.name).observe(waited)
         if waited * 1000 >= self.WAIT_SPAN_MS:
@@ -149,6 +172,7 @@ class Pool:
             yield conn
         finally:
             self.pool.putconn(conn)
+            self._give_back()
 
 
 def _wait_span(pool: str, start_ns: int, end_ns: int) -> None:

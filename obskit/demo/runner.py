@@ -27,8 +27,10 @@ if TYPE_CHECKING:
 
 SLOW_GATEWAY_MS = 800
 RATE = 6.0  # requests/s: enough for every alert window, light on a 2-core laptop
+FAULT_RATE = 8.0  # with --fault: enough checkouts in each half for its percentiles
 CHECKOUT = ("storefront", "POST /checkout")  # the endpoint the fault report is about
-WARM_UP = 0.15  # share of the run before the clean window starts (caches fill, JITs settle)
+WARM_UP = 0.15  # share of the run before the clean window starts
+WARM_UP_S = 5.0  # traffic before the run: pools open their connections, caches fill
 SETTLE_S = 2.0  # after injecting: requests already in flight finish
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
 
@@ -77,7 +79,16 @@ class Demo:
         if not (self.has_prometheus and self.has_alertmanager):
             self.say(f"Prometheus/Alertmanager not installed: no alerts this time ({INSTALL_HINT})")
         self._start_shop(plan)
+        if self.faults:  # the clean window must not be the shop's first seconds
+            self.warm_up()
         return plan
+
+    def warm_up(self, seconds: float = WARM_UP_S) -> None:
+        """Traffic that is not measured: pools open their connections, caches fill."""
+        from demo_services.load import run_load
+
+        assert self.plan is not None
+        run_load(self.plan.storefront_url, rate=self.rate, duration=seconds, checkout_share=0.8)
 
     def stop(self) -> None:
         if self.switch is not None:
@@ -95,51 +106,65 @@ class Demo:
     def run_traffic(self, progress: Callable[[float, str], None]) -> str:
         """Traffic for ``duration`` seconds; halfway the gateway slows down, or the faults
         given are injected."""
+        summary, self.windows = self.run_episode(self.faults, self.duration, progress)
+        return summary
+
+    def run_episode(
+        self,
+        faults: Sequence[Injection],
+        duration: float,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> tuple[str, dict[str, tuple[int, int]]]:
+        """Traffic for ``duration`` seconds with ``faults`` injected halfway (none: the
+        story's slow gateway); the summary and the clean and faulty windows (ns)."""
         from demo_services.load import run_load
 
         assert self.plan is not None
         started_ns = time.time_ns()
-        slowed = False
+        injected_ns = 0
 
         def tick(done: float, result: Any) -> None:
-            nonlocal slowed
-            if not slowed and done >= 0.5:
-                slowed = True
-                note = self._inject()
+            nonlocal injected_ns
+            note = ""
+            if not injected_ns and done >= 0.5:
+                injected_ns = time.time_ns()
+                note = self._inject(faults)
+            if progress is not None:
                 progress(done, note)
-            else:
-                progress(done, "")
             self._check_alive()
 
-        result = run_load(self.plan.storefront_url, rate=self.rate, duration=self.duration,
+        result = run_load(self.plan.storefront_url, rate=self.rate, duration=duration,
                           checkout_share=0.8, on_tick=tick)  # fmt: skip
-        injected_ns = self.windows.get("injected", (started_ns, started_ns))[0]
-        span = injected_ns - started_ns
-        self.windows["clean"] = (started_ns + int(span * WARM_UP / 0.5), injected_ns)
-        self.windows["faulty"] = (injected_ns + int(SETTLE_S * 1e9), time.time_ns())
-        return str(result.summary())
+        injected_ns = injected_ns or time.time_ns()
+        clean_from = started_ns + int((injected_ns - started_ns) * WARM_UP / 0.5)
+        windows = {
+            "clean": (clean_from, injected_ns),
+            "faulty": (injected_ns + int(SETTLE_S * 1e9), time.time_ns()),
+        }
+        return str(result.summary()), windows
 
-    def _inject(self) -> str:
-        self.windows["injected"] = (time.time_ns(), 0)
-        if not self.faults:
+    def _inject(self, faults: Sequence[Injection]) -> str:
+        if not faults:
             set_gateway_latency(self.plan, SLOW_GATEWAY_MS)  # type: ignore[arg-type]
             return f"payments-gateway now answers in ~{SLOW_GATEWAY_MS} ms"
         assert self.switch is not None
-        for fault in self.faults:
+        for fault in faults:
             self.switch.on(fault)
-        return "injected " + ", ".join(f.text for f in self.faults)
+        return "injected " + ", ".join(f.text for f in faults)
 
-    def fault_report(self) -> Any:
+    def fault_report(self, windows: dict[str, tuple[int, int]] | None = None) -> Any:
         """The aggregate report of the checkout endpoint over the faulty window, compared with
         the clean window before it: hops are flagged by what changed, not by their share
         (a healthy checkout spends half its time at the gateway), and
-        ``report.comparison.changes`` ranks them by the change in mean CP time."""
+        ``report.comparison.changes`` ranks them by the change in mean CP time (see
+        :func:`slowed_hops`)."""
         from dataclasses import replace
 
         from obskit.aggregate.compare import compare
 
-        clean = self._aggregate(self.windows["clean"])
-        faulty = self._aggregate(self.windows["faulty"])
+        windows = windows or self.windows
+        clean = self._aggregate(windows["clean"])
+        faulty = self._aggregate(windows["faulty"])
         report = faulty.report(baseline=clean.baseline())
         return replace(report, comparison=compare("before the fault", report, clean.report()))
 
@@ -167,7 +192,7 @@ class Demo:
             return False
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if any(a["labels"].get("alertname") == alertname for a in self.inbox.firing().values()):
+            if self.inbox.ever_fired(alertname):
                 return True
             time.sleep(0.5)
         return False
@@ -283,3 +308,11 @@ def set_gateway_latency(plan: DemoPlan, latency_ms: float) -> None:
     response = requests.post(f"{plan.gateway_url}/admin/faults",
                              json={"latency_ms": latency_ms}, timeout=5)  # fmt: skip
     response.raise_for_status()
+
+
+def slowed_hops(report: Any) -> list[tuple[str, str]]:
+    """The hops that got slower in the faulty window, the most slowed first: where the
+    injected fault is (a hop that got faster is not a fault)."""
+    changes = report.comparison.changes if report.comparison else ()
+    slowed = [c for c in changes if c.kind == "hop" and c.change_ns > 0]
+    return [c.name for c in sorted(slowed, key=lambda c: -c.change_ns)]
