@@ -72,7 +72,17 @@ class Backends:
         }
         done = "; ".join(what[m] for m in self.missing)
         packages = " ".join(self.missing)
-        return f"{', '.join(self.missing)} not installed: {done} (apt-get install {packages})"
+        return (
+            f"{', '.join(self.missing)} not installed: {done} (apt-get install {packages}; "
+            f"pip install -c constraints.txt -e '.[demo]')"
+        )
+
+
+def _importable(*modules: str) -> bool:
+    """The shop's clients (the ``demo`` extra) are installed."""
+    import importlib.util
+
+    return all(importlib.util.find_spec(m) is not None for m in modules)
 
 
 def postgres_bin() -> Path | None:
@@ -314,8 +324,9 @@ class DataTier:
 
     def start(self) -> Backends:
         found = self.backends
-        pg_bin, rabbit = postgres_bin(), rabbitmq_server()
-        has_redis = shutil.which("redis-server") is not None
+        pg_bin = postgres_bin() if _importable("psycopg", "psycopg_pool") else None
+        rabbit = rabbitmq_server() if _importable("pika") else None
+        has_redis = shutil.which("redis-server") is not None and _importable("redis")
         if not self.use_servers:
             found.missing = ["postgresql", "redis-server", "rabbitmq-server"]
             return found

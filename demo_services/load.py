@@ -157,7 +157,7 @@ def main(
     json_path: str | None,
 ) -> None:
     """Load-test the demo shop at 1x and then 2x its declared peak, with Locust."""
-    from demo_services import loadtest
+    from demo_services import loadreport, loadtest
 
     try:
         requests.get(f"{url.rstrip('/')}/healthz", timeout=2).raise_for_status()
@@ -165,17 +165,17 @@ def main(
         raise click.ClickException(
             f"the shop does not answer at {url} (start it with: python -m demo_services)"
         ) from None
-    slo = loadtest.storefront_slo(spec_path)
-    plan = loadtest.Plan(users=users, spawn_rate=spawn_rate, duration=duration, peak=peak)
+    slo = loadreport.storefront_slo(spec_path)
+    plan = loadreport.Plan(users=users, spawn_rate=spawn_rate, duration=duration, peak=peak)
     result = loadtest.run(url, plan)
-    table = loadtest.table(result, slo)
+    table = loadreport.table(result, slo)
     click.echo(table)
-    for path, text in ((report_path, table), (json_path, loadtest.to_json(result, slo))):
+    for path, text in ((report_path, table), (json_path, loadreport.to_json(result, slo))):
         if path:
             with open(path, "w", encoding="utf-8") as f:
                 f.write(text)
             click.echo(f"Wrote {path}", err=True)
-    broken = loadtest.broken(result, slo)
+    broken = loadreport.broken(result, slo)
     if broken:
         click.echo(f"SLO broken at 1x the peak: {broken}", err=True)
         raise SystemExit(1)

@@ -102,9 +102,13 @@ def test_each_fault_is_ranked_first_and_flagged(demo: Demo, fault: str) -> None:
 
 def test_a_slow_queue_consumer_is_not_on_the_path_and_its_alert_fires(demo: Demo) -> None:
     _, report, fired = episode(demo, "queue-consumer-slow=500", QUEUE_EPISODE_S, QUEUE_ALERT)
-    slowed = slowed_hops(report)
-    publish = ("checkout", "rabbitmq")
-    assert publish not in slowed[:3], slowed
+    # The checkout only publishes: the queue's hops barely change (the consumer's spans are
+    # asynchronous, never on the critical path), so they rank far below what load noise moves
+    # and nothing about them is flagged.
+    changes = [c for c in report.comparison.changes if c.kind == "hop"]  # by |change|
+    queue = [c for c in changes if c.name[1] in ("rabbitmq", "mailer")]
+    assert queue and all(abs(c.change_ns) < 5_000_000 for c in queue), queue
+    assert changes[0].name[1] not in ("rabbitmq", "mailer"), changes[:3]
     assert not any(h.callee in ("rabbitmq", "mailer") for h in report.flagged_hops)
     assert fired, f"no {QUEUE_ALERT} at the webhook; got {sorted(demo.inbox.firing())}"
     alert = next(

@@ -22,7 +22,7 @@ from tests.instrument.conftest import write_demo_spec
 
 def start(spec: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "demo_services", "--spec", str(spec)],
+        [sys.executable, "-m", "demo_services", "--spec", str(spec), "--sqlite"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
