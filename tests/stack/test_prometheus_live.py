@@ -239,7 +239,9 @@ def test_every_recording_rule_returns_data(live: Prometheus) -> None:
         missing = [
             m for m, answer in zip(missing, answers, strict=True) if not answer["data"]["result"]
         ]
-    assert missing == [], f"{len(missing)} recording rules without data after {DATA_TIMEOUT}s: {missing}"
+    assert missing == [], (
+        f"{len(missing)} recording rules without data after {DATA_TIMEOUT}s: {missing}"
+    )
 
 
 def test_every_alert_expression_evaluates(live: Prometheus) -> None:
