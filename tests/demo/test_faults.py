@@ -87,3 +87,23 @@ def test_the_control_file_applies_each_change_once(tmp_path: Path, capsys) -> No
     assert switch.calls[-1] == ["cache-down"]  # a bad file changes nothing
     err = capsys.readouterr().err
     assert "unknown fault 'slow-disk'" in err and "(faults unchanged)" in err
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["--fault", "disk-full"], "Error: --fault disk-full: unknown fault 'disk-full' (known: "),
+        (["--json", "out.json"], "Error: --json FILE writes the fault report: give at least one"),
+    ],
+)
+def test_obskit_demo_refuses_bad_faults_before_starting_anything(tmp_path: Path, args, line):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "obskit", "demo", "--workdir", str(tmp_path / "w"), *args],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(line) and len(proc.stderr.splitlines()) == 1
+    assert not (tmp_path / "w").exists() and not (tmp_path / "out.json").exists()
