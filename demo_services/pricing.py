@@ -64,18 +64,29 @@ def unit_price_cents(sku: str, qty: int) -> int | None:
 
 
 def _cache_get(key: str) -> bytes | None:
-    from demo_services.metrics import CACHE_REQUESTS
-
     if cache is None:
         return None
     try:
         value = cache.get(key)
     except redis.RedisError as err:  # unreachable: the database answers instead
-        CACHE_REQUESTS.labels(CACHE, "error").inc()
+        _count("error")
         log.debug("cache unreachable: %s", err)
         return None
-    CACHE_REQUESTS.labels(CACHE, "hit" if value is not None else "miss").inc()
+    _count("hit" if value is not None else "miss")
     return value  # type: ignore[no-any-return]
+
+
+def _count(result: str) -> None:
+    """In the metrics, and on the request's span (``cache.result``), so a trace says whether
+    its quote came from the cache."""
+    from demo_services.metrics import CACHE_REQUESTS
+
+    CACHE_REQUESTS.labels(CACHE, result).inc()
+    try:
+        from opentelemetry import trace
+    except ImportError:
+        return
+    trace.get_current_span().set_attribute("cache.result", result)
 
 
 def _cache_set(key: str, price: int) -> None:

@@ -82,6 +82,58 @@ def episode(demo: Demo, fault: str, seconds: float = EPISODE_S, alert: str = "")
     return injection, report, fired
 
 
+def test_one_checkout_shows_statements_cache_and_the_queue_in_its_trace(demo: Demo) -> None:
+    import time
+
+    import requests
+
+    assert demo.plan is not None
+    trace_id = os.urandom(16).hex()
+    headers = {"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"}
+    resp = requests.post(f"{demo.plan.storefront_url}/checkout", json={"sku": "teapot"},
+                         headers=headers, timeout=30)  # fmt: skip
+    assert resp.status_code == 200, resp.text
+    wanted = {"mailer"}  # the consumer's span comes last
+    deadline = time.monotonic() + 30
+    while True:
+        answer = requests.get(f"{demo.plan.query_url}/api/traces/{trace_id}", timeout=10)
+        if answer.status_code == 200:
+            trace = answer.json()["data"][0]
+            services = {p["serviceName"] for p in trace["processes"].values()}
+            if wanted <= services or time.monotonic() > deadline:
+                break
+        time.sleep(0.5)
+    spans = [
+        {**s, "service": trace["processes"][s["processID"]]["serviceName"],
+         "tags": {t["key"]: t["value"] for t in s["tags"]}}
+        for s in trace["spans"]
+    ]  # fmt: skip
+    by_id = {s["spanID"]: s for s in spans}
+
+    def kind(span: dict) -> str:
+        return str(span["tags"].get("span.kind", ""))
+
+    statements = [str(s["tags"].get("db.statement", "")) for s in spans
+                  if s["tags"].get("db.system") == "postgresql"]  # fmt: skip
+    assert any(st.startswith("UPDATE stock SET quantity") for st in statements), statements
+    assert any(st.startswith("INSERT INTO payment") for st in statements), statements
+    assert any(st.startswith("INSERT INTO orders") for st in statements), statements
+    cache = [s for s in spans if s["tags"].get("db.system") == "redis"]
+    assert cache and all(s["service"] == "pricing" for s in cache)
+    pricing = next(s for s in spans if s["service"] == "pricing" and kind(s) == "server")
+    assert pricing["tags"]["cache.result"] in ("hit", "miss")
+    producer = next(s for s in spans if kind(s) == "producer")
+    assert producer["service"] == "checkout"
+    consumer = next(s for s in spans if kind(s) == "consumer")
+    assert consumer["service"] == "mailer"
+    parent = next(r["spanID"] for r in consumer["references"] if r["refType"] == "CHILD_OF")
+    assert by_id[parent] is producer  # publish -> consume, in the order's trace
+    assert any(  # the e-mail is recorded under the consumer
+        s["service"] == "mailer" and "sent_email" in str(s["tags"].get("db.statement", ""))
+        for s in spans
+    )
+
+
 @pytest.mark.parametrize(
     "fault",
     [
@@ -119,6 +171,20 @@ def test_a_slow_queue_consumer_is_not_on_the_path_and_its_alert_fires(demo: Demo
     )
     assert alert["labels"]["messaging_destination_name"] == "order-emails"
     assert alert["labels"]["service"] == "mailer"
+
+
+def test_the_data_tier_recording_rules_return_data(demo: Demo) -> None:
+    import requests
+
+    from obskit.stack import dependencies, rules
+
+    assert demo.plan is not None
+    timing = rules.DEMO_TIMING
+    group = dependencies.group(demo.plan.spec, timing.rate_window_s, timing.dependency_for)
+    for record in [r["record"] for r in group["rules"] if "record" in r]:
+        answer = requests.get(f"{demo.plan.prometheus_url}/api/v1/query",
+                              params={"query": record}, timeout=10).json()  # fmt: skip
+        assert answer["data"]["result"], f"{record}: no data"
 
 
 def test_the_clean_run_flags_nothing(demo: Demo) -> None:
