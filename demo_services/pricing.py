@@ -63,12 +63,23 @@ def unit_price_cents(sku: str, qty: int) -> int | None:
     return price
 
 
+# After a failed look-up the cache is left alone this long (a circuit breaker): every read goes
+# to the database meanwhile, without paying for a refused connection first.
+CACHE_RETRY_S = 1.0
+_cache_down_until = 0.0
+
+
 def _cache_get(key: str) -> bytes | None:
+    global _cache_down_until
     if cache is None:
+        return None
+    if time.monotonic() < _cache_down_until:
+        _count("error")
         return None
     try:
         value = cache.get(key)
     except redis.RedisError as err:  # unreachable: the database answers instead
+        _cache_down_until = time.monotonic() + CACHE_RETRY_S
         _count("error")
         log.debug("cache unreachable: %s", err)
         return None
@@ -90,7 +101,7 @@ def _count(result: str) -> None:
 
 
 def _cache_set(key: str, price: int) -> None:
-    if cache is None:
+    if cache is None or time.monotonic() < _cache_down_until:
         return
     with contextlib.suppress(redis.RedisError):  # counted by the look-up that missed
         cache.set(key, price, ex=CACHE_TTL_S)

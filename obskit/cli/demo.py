@@ -115,7 +115,7 @@ def demo(
             runner.wait_for_alert(ALERT, timeout=60)
         if not injections:
             trace_id = runner.slowest_checkout()
-            console.rule(f"The slowest checkout: {trace_id}")
+            console.rule(f"A slow checkout (the 90th percentile): {trace_id}")
             print_report(runner.analyze(trace_id), console)
         _print_alerts(console, runner)
         _print_urls(console, plan)

@@ -122,12 +122,14 @@ def test_one_checkout_shows_statements_cache_and_the_queue_in_its_trace(demo: De
     assert cache and all(s["service"] == "pricing" for s in cache)
     pricing = next(s for s in spans if s["service"] == "pricing" and kind(s) == "server")
     assert pricing["tags"]["cache.result"] in ("hit", "miss")
-    producer = next(s for s in spans if kind(s) == "producer")
-    assert producer["service"] == "checkout"
+    producers = [s for s in spans if kind(s) == "producer"]
+    assert producers and {s["service"] for s in producers} == {"checkout"}
     consumer = next(s for s in spans if kind(s) == "consumer")
     assert consumer["service"] == "mailer"
     parent = next(r["spanID"] for r in consumer["references"] if r["refType"] == "CHILD_OF")
-    assert by_id[parent] is producer  # publish -> consume, in the order's trace
+    # publish -> consume, in the order's trace (pika's instrumentation 0.66b1 nests a second
+    # "send" span in the first; the consumer hangs under the inner one)
+    assert by_id[parent] in producers
     assert any(  # the e-mail is recorded under the consumer
         s["service"] == "mailer" and "sent_email" in str(s["tags"].get("db.statement", ""))
         for s in spans
@@ -159,7 +161,8 @@ def test_a_slow_queue_consumer_is_not_on_the_path_and_its_alert_fires(demo: Demo
     # and nothing about them is flagged.
     changes = [c for c in report.comparison.changes if c.kind == "hop"]  # by |change|
     queue = [c for c in changes if c.name[1] in ("rabbitmq", "mailer")]
-    assert queue and all(abs(c.change_ns) < 5_000_000 for c in queue), queue
+    floor = 0.05 * report.duration_ns["p95"]  # what the analysis calls negligible
+    assert queue and all(abs(c.change_ns) < floor for c in queue), (floor, queue)
     assert changes[0].name[1] not in ("rabbitmq", "mailer"), changes[:3]
     assert not any(h.callee in ("rabbitmq", "mailer") for h in report.flagged_hops)
     assert fired, f"no {QUEUE_ALERT} at the webhook; got {sorted(demo.inbox.firing())}"
