@@ -145,8 +145,9 @@ class Demo:
         return str(result.summary()), windows
 
     def _inject(self, faults: Sequence[Injection]) -> str:
+        assert self.plan is not None
         if not faults:
-            set_gateway_latency(self.plan, SLOW_GATEWAY_MS)  # type: ignore[arg-type]
+            set_gateway_latency(self.plan, SLOW_GATEWAY_MS)
             return f"payments-gateway now answers in ~{SLOW_GATEWAY_MS} ms"
         assert self.switch is not None
         for fault in faults:
