@@ -171,11 +171,12 @@ class Demo:
         return replace(report, comparison=compare("before the fault", report, clean.report()))
 
     def _aggregate(self, window: tuple[int, int]) -> Any:
-        from obskit.aggregate.run import collect, new_aggregator
+        from obskit.aggregate.run import new_aggregator
         from obskit.aggregate.sample import Endpoint
-        from obskit.aggregate.search import Query
+        from obskit.collect import collect
         from obskit.sources.http import HttpClient
         from obskit.sources.jaeger import JaegerSource
+        from obskit.sources.query import Query
 
         assert self.plan is not None and self.shop is not None
         service, operation = CHECKOUT
