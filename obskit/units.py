@@ -27,6 +27,8 @@ _GO_UNITS_NS = {
     "h": 3600 * 10**9,
 }
 _GO_PART = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)")
+# Jaeger compares durations with int64 nanoseconds: longer ones are out of range
+_GO_MAX_NS = 2.0**63
 
 
 # -- written ---------------------------------------------------------------------------------
@@ -141,7 +143,9 @@ def parse_go_duration_ns(text: str) -> int:
     while pos < len(text):
         match = _GO_PART.match(text, pos)
         if not match:
-            raise ValueError(f"invalid duration {text!r}; use e.g. 150ms, 1.5s or 2m")
+            raise ValueError(f"invalid duration {text[:40]!r}; use e.g. 150ms, 1.5s or 2m")
         total += float(match.group(1)) * _GO_UNITS_NS[match.group(2)]
         pos = match.end()
+    if not total < _GO_MAX_NS:
+        raise ValueError(f"duration {text[:40]!r} is out of range (at most about 292 years)")
     return int(total)

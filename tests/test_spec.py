@@ -58,7 +58,7 @@ def test_demo_spec_loads() -> None:
         ),
         (
             minimal(servces=[]),
-            "servces: unknown field (allowed: project, services, environment, traces_backend, external, alerting, sampling_ratio, otlp_endpoint, retention_days, query_url)",
+            "servces: unknown field (allowed: project, services, environment, traces_backend, external, alerting, sampling_ratio, otlp_endpoint, retention_days, query_url, metrics_host)",
         ),
         (
             minimal(alerting={"webhook_url": 'http://x/"}'}),

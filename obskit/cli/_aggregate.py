@@ -275,6 +275,7 @@ def _collect(
 ) -> Any:
     from obskit.aggregate.pool import default_workers
     from obskit.aggregate.run import new_aggregator
+    from obskit.cli._options import max_size_bytes
     from obskit.collect import collect
     from obskit.sources import resolve_source
     from obskit.sources.http import settings_from_env
@@ -286,7 +287,9 @@ def _collect(
         file=source_options.file,
         spec=spec,
         settings=lambda: settings_from_env(
-            timeout_s=source_options.timeout, ca_bundle=source_options.ca_bundle
+            timeout_s=source_options.timeout,
+            ca_bundle=source_options.ca_bundle,
+            max_bytes=max_size_bytes(source_options.max_size),
         ),
     )
     aggregator = new_aggregator(endpoint, what_ifs=what_ifs, **settings)

@@ -10,16 +10,18 @@ from typing import ParamSpec, TypeVar
 import click
 
 from obskit.errors import ObskitError
+from obskit.text import printable
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 class ObskitClickError(click.ClickException):
-    """A ClickException that keeps obskit's exit code."""
+    """A ClickException that keeps obskit's exit code. The message is made printable: it may
+    quote a backend's answer, a file or a span, and must not drive the terminal."""
 
     def __init__(self, error: ObskitError) -> None:
-        super().__init__(str(error))
+        super().__init__(printable(str(error)))
         self.exit_code = error.exit_code
 
 

@@ -38,6 +38,7 @@ class SourceOptions:
     spec: str | None
     timeout: float | None
     ca_bundle: str | None
+    max_size: str | None = None
 
 
 def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -81,6 +82,12 @@ def source_options(func: F) -> F:
             metavar="PEM",
             help="Trust these CA certificates for https backends [env OBSKIT_CA_BUNDLE].",
         ),
+        click.option(
+            "--max-size",
+            metavar="SIZE",
+            help="The largest trace file or backend answer to read, e.g. 2GiB "
+            "[env OBSKIT_MAX_RESPONSE_BYTES; default 512MiB].",
+        ),
     )
 
     def wrapped(**kwargs: Any) -> Any:
@@ -92,6 +99,7 @@ def source_options(func: F) -> F:
             spec=kwargs.pop("spec"),
             timeout=kwargs.pop("timeout"),
             ca_bundle=kwargs.pop("ca_bundle"),
+            max_size=kwargs.pop("max_size"),
         )
         return func(**kwargs)
 
@@ -142,17 +150,33 @@ def load_trace(source: SourceOptions, spec: Spec | None) -> Trace:
     from obskit.sources.http import settings_from_env
 
     trace_id = normalize_trace_id(source.trace_id) if source.trace_id else None
+    max_bytes = max_size_bytes(source.max_size)
     chosen = resolve_source(
         jaeger=source.jaeger,
         tempo=source.tempo,
         file=source.file,
         spec=spec,
-        settings=lambda: settings_from_env(timeout_s=source.timeout, ca_bundle=source.ca_bundle),
+        settings=lambda: settings_from_env(
+            timeout_s=source.timeout, ca_bundle=source.ca_bundle, max_bytes=max_bytes
+        ),
+        max_bytes=max_bytes,
     )
     try:
         return fetch_trace(chosen, trace_id)
     finally:
         chosen.close()
+
+
+def max_size_bytes(text: str | None) -> int | None:
+    """``--max-size`` in bytes (None: not given)."""
+    if text is None:
+        return None
+    from obskit.serve.limits import parse_size
+
+    size = parse_size(text, "--max-size")
+    if size is None:
+        raise InputError("--max-size: give a size above 0, like 2GiB")
+    return size
 
 
 def choose_format(fmt: str | None, output: str | None, formats: dict[str, Format]) -> str:

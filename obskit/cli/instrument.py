@@ -19,13 +19,23 @@ from obskit.cli._errors import reports_errors
 @click.option(
     "--endpoint",
     metavar="URL",
-    help="OTLP/HTTP endpoint [default: the spec's otlp_endpoint, else http://127.0.0.1:4318].",
+    help="OTLP endpoint: port 4317 is sent OTLP/gRPC, any other OTLP/HTTP, unless "
+    "OTEL_EXPORTER_OTLP_PROTOCOL says [default: the spec's otlp_endpoint, else "
+    "http://127.0.0.1:4318].",
 )
 @click.option(
     "--metrics-port",
     type=int,
     metavar="N",
     help="Port of the Prometheus metrics endpoint [default: the spec's metrics_port, else 9464].",
+)
+@click.option(
+    "--metrics-host",
+    metavar="ADDR",
+    help="Address the metrics endpoint listens on: docker-bridge (the docker0 address, which "
+    "the generated Prometheus scrapes through host.docker.internal; loopback where there is "
+    "none), 0.0.0.0 (every interface) or an IP [default: the spec's metrics_host, else "
+    "docker-bridge].",
 )
 @click.option(
     "--spec",
@@ -42,7 +52,10 @@ from obskit.cli._errors import reports_errors
     "or a Kubernetes `env:` list (k8s).",
 )
 @click.option(
-    "--no-check", is_flag=True, help="Skip the check for missing instrumentation packages."
+    "--no-check",
+    is_flag=True,
+    help="Skip the checks for missing instrumentation packages and an endpoint that does not "
+    "answer.",
 )
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @reports_errors
@@ -50,12 +63,13 @@ def instrument(
     service_name: str | None,
     endpoint: str | None,
     metrics_port: int | None,
+    metrics_host: str | None,
     spec: str | None,
     print_env: str | None,
     no_check: bool,
     command: tuple[str, ...],
 ) -> None:
-    """Run CMD under OpenTelemetry: traces over OTLP/HTTP, HTTP metrics for Prometheus,
+    """Run CMD under OpenTelemetry: traces over OTLP (gRPC or HTTP), HTTP metrics for Prometheus,
     trace ids in log lines. Exits with CMD's exit code."""
     from obskit.instrument import launcher
 
@@ -76,7 +90,12 @@ def instrument(
         service_name=service_name,
         endpoint=endpoint,
         metrics_port=metrics_port,
+        metrics_host=metrics_host,
         spec=spec,
         check_packages=not no_check,
     )
+    if launch.settings.metrics_note:
+        click.echo(
+            f"obskit: {launch.settings.service_name}: {launch.settings.metrics_note}", err=True
+        )
     sys.exit(launcher.run(launch))

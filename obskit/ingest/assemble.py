@@ -24,10 +24,14 @@ class TraceSet:
     """Spans grouped by trace id, plus per-trace warnings, in first-seen order.
 
     ``only`` keeps just one trace's spans (other ids are still counted, for messages).
+    ``refused``, when given, collects one message per span whose numbers are out of the model's
+    range (:class:`~obskit.ingest.values.OutOfRange`), and the other spans are read; without it
+    such a span fails the input, as any bad span does.
     """
 
-    def __init__(self, only: str | None = None) -> None:
+    def __init__(self, only: str | None = None, refused: list[str] | None = None) -> None:
         self.only = only
+        self.refused = refused
         self.spans: dict[str, list[Span]] = {}
         # each trace's spans as columns, while every one of them came with its columns
         self.columns: dict[str, list[ColumnChunk] | None] = {}
@@ -105,8 +109,9 @@ class TouchedTraceSet(TraceSet):
     @classmethod
     def track(cls, base: TraceSet) -> TouchedTraceSet:
         view = cls.__new__(cls)
-        view.only, view.spans, view.warnings, view.seen, view.columns = (
+        view.only, view.refused, view.spans, view.warnings, view.seen, view.columns = (
             base.only,
+            base.refused,
             base.spans,
             base.warnings,
             base.seen,

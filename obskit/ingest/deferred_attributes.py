@@ -20,7 +20,7 @@ import orjson
 from msgspec import UNSET, Raw, Struct, UnsetType
 
 from obskit.errors import InputError
-from obskit.ingest.values import Bad, key_values
+from obskit.ingest.values import SAFE_DIGITS, Bad, key_values
 
 # The text: bytes, or msgspec's view into the input (which it keeps alive).
 Buffer = bytes | Raw
@@ -46,9 +46,7 @@ class DeferredAttributes(Struct, gc=False):
         if items is None:
             text = self.text or b"[]"
             try:
-                items = _plain_items(text)
-                if items is None:
-                    items = key_values(orjson.loads(memoryview(text)), "attributes")
+                items = self._decode(text)
             except Bad as err:
                 raise InputError(f"span {self.span_id}: {err}") from None
             except orjson.JSONDecodeError as err:
@@ -58,6 +56,13 @@ class DeferredAttributes(Struct, gc=False):
                     f"span {self.span_id}: attribute values are nested too deeply"
                 ) from None
             self.decoded, self.text = items, None
+        return items
+
+    def _decode(self, text: Buffer) -> dict[str, Any]:
+        """The attributes, from OTLP/JSON's ``[{key, value: {stringValue: ...}}]``."""
+        items = _plain_items(text)
+        if items is None:
+            items = key_values(orjson.loads(memoryview(text)), "attributes")
         return items
 
     def __getitem__(self, key: str) -> Any:
@@ -114,7 +119,7 @@ def _plain_items(text: Buffer) -> dict[str, Any] | None:
     ``key_values`` gives it); None for anything else, which ``key_values`` then reads."""
     try:
         attributes = _PLAIN_DECODER.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
         return None
     items: dict[str, Any] = {}
     for attribute in attributes:
@@ -125,7 +130,13 @@ def _plain_items(text: Buffer) -> dict[str, Any] | None:
         string, number = value.stringValue, value.intValue
         if number is UNSET and string is not UNSET:
             items[attribute.key] = string
-        elif string is UNSET and number is not UNSET and number.isdigit() and number.isascii():
+        elif (
+            string is UNSET
+            and number is not UNSET
+            and len(number) < SAFE_DIGITS
+            and number.isdigit()
+            and number.isascii()
+        ):
             items[attribute.key] = int(number)
         else:
             return None

@@ -20,7 +20,7 @@ from typing import Any
 
 from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, DeferredAttributes
 from obskit.ingest.otlp_json import KINDS, SpanConverter, read_events
-from obskit.ingest.values import Bad, expect_str, otlp_status
+from obskit.ingest.values import MAX_TIME_NS, TIME_DIGITS, Bad, expect_str, otlp_status
 from obskit.model import Reference, RefType, Span, StatusCode
 from obskit.model.columns import ColumnChunk
 
@@ -159,7 +159,12 @@ def _times(raw: list[Any]) -> list[int]:
         raise _Uncommon
     width = len(digits) // n
     if n < NUMERIC_FROM or not 0 < width <= 19 or joined[width :: width + 1] != "," * (n - 1):
-        return list(map(int, raw))
+        if max(map(len, raw)) > TIME_DIGITS:
+            raise _Uncommon  # out of range: span by span names it
+        values = list(map(int, raw))
+        if max(values) > MAX_TIME_NS:
+            raise _Uncommon
+        return values
     import numpy as np  # here: the readers of small documents do without it
 
     # 19 digits fit in 64 bits unsigned
@@ -168,6 +173,8 @@ def _times(raw: list[Any]) -> list[int]:
     for column in matrix.T:
         values *= np.uint64(10)
         values += column
+    if width == 19 and values.max() > MAX_TIME_NS:
+        raise _Uncommon
     return values.tolist()
 
 

@@ -26,9 +26,14 @@ from obskit.ingest.assemble import TraceSet
 from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, DeferredAttributes
 from obskit.ingest.values import (
     HEX16,
+    MAX_TIME_NS,
     REF_TYPES,
+    SAFE_DIGITS,
+    TIME_DIGITS,
     ZERO16,
     Bad,
+    OutOfRange,
+    check_time_ns,
     expect_dict,
     expect_list,
     expect_str,
@@ -37,10 +42,11 @@ from obskit.ingest.values import (
     otlp_kind,
     otlp_status,
     parent_id,
+    refusal,
     service_name,
     show,
     span_id,
-    to_int,
+    to_time_ns,
     trace_id,
 )
 from obskit.model import (
@@ -103,7 +109,7 @@ def partial_warning(message: Any) -> TraceWarning:
 def read_resource_spans(resource_spans: list[Any], where: str, out: TraceSet) -> list[str]:
     """Convert a ``resourceSpans`` list; returns the trace ids it touched, in order."""
     touched: dict[str, None] = {}
-    convert = SpanConverter()
+    convert = SpanConverter(refused=out.refused)
     for r, rs in enumerate(resource_spans):
         rpath = f"{where}[{r}]"
         try:
@@ -161,11 +167,20 @@ class SpanConverter:
     Jaeger's own warnings found in attributes collect in ``jaeger_warnings``.
     """
 
-    __slots__ = ("_ints", "_keys", "_names", "_trace_ids", "defer_attributes", "jaeger_warnings")
+    __slots__ = (
+        "_ints",
+        "_keys",
+        "_names",
+        "_trace_ids",
+        "defer_attributes",
+        "jaeger_warnings",
+        "refused",
+    )
 
-    def __init__(self, *, defer_attributes: bool = False) -> None:
+    def __init__(self, *, defer_attributes: bool = False, refused: list[str] | None = None) -> None:
         # Only when the input holds no Jaeger private attribute keys (which must be seen now).
         self.defer_attributes = defer_attributes
+        self.refused = refused  # see TraceSet.refused
         self.jaeger_warnings: list[tuple[str, str, str]] = []
         self._trace_ids: dict[str, str] = {}
         self._names: dict[str, str] = {}
@@ -199,6 +214,10 @@ class SpanConverter:
                         scope,
                     )
                 )
+            except OutOfRange as err:
+                if self.refused is None:
+                    raise err.under(f"spans[{k}]") from None
+                self.refused.append(refusal(sp.get("spanId"), err))
             except Bad as err:
                 raise err.under(f"spans[{k}]") from None
         return converted
@@ -227,16 +246,19 @@ class SpanConverter:
             tid = self.trace_id(raw_tid)
         if type(sid) is not str or not HEX16(sid) or sid == ZERO16:
             sid = span_id(sid, "spanId")
-        if type(start) is str and start.isdigit() and start.isascii():
+        if type(start) is str and len(start) <= TIME_DIGITS and start.isdigit() and start.isascii():
             start = int(start)
         else:
-            start = 0 if start is None else to_int(start, "startTimeUnixNano")
-        if type(end) is str and end.isdigit() and end.isascii():
+            start = 0 if start is None else to_time_ns(start, "startTimeUnixNano")
+        if type(end) is str and len(end) <= TIME_DIGITS and end.isdigit() and end.isascii():
             end = int(end)
         else:
-            end = 0 if end is None else to_int(end, "endTimeUnixNano")
+            end = 0 if end is None else to_time_ns(end, "endTimeUnixNano")
         if end < start:
             raise Bad("endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
+        if end > MAX_TIME_NS:
+            check_time_ns(start, "startTimeUnixNano")
+            check_time_ns(end, "endTimeUnixNano")
         if type(name) is not str:
             name = expect_str(name, "name")
         name = self._names.get(name) or self._name(name)
@@ -362,7 +384,7 @@ class SpanConverter:
                 if type(value) is str:
                     number = ints.get(value)
                     if number is None:
-                        if not (value.isdigit() and value.isascii()):
+                        if not (len(value) < SAFE_DIGITS and value.isdigit() and value.isascii()):
                             return key_values(items, "attributes")  # signed, or the message
                         number = int(value)
                         if len(ints) < _VALUE_CACHE:
@@ -399,7 +421,7 @@ def read_events(raw: Any) -> tuple[Event, ...]:
         when = ev.get("timeUnixNano")
         events.append(
             Event(
-                0 if when is None else to_int(when, f"{field}.timeUnixNano"),
+                0 if when is None else to_time_ns(when, f"{field}.timeUnixNano"),
                 expect_str(ev.get("name"), f"{field}.name"),
                 freeze(key_values(ev.get("attributes"), f"{field}.attributes")),
             )

@@ -16,10 +16,13 @@ from obskit.ingest.otlp_json import REF_TYPE_ATTRIBUTE
 from obskit.ingest.values import (
     REF_TYPES,
     Bad,
+    OutOfRange,
+    check_time_ns,
     freeze,
     id_bytes,
     otlp_kind,
     otlp_status,
+    refusal,
     service_name,
 )
 from obskit.model import Event, Link, Reference, RefType, Span, TraceWarning
@@ -72,6 +75,10 @@ def _convert(message: Any, out: TraceSet) -> None:
                 where = f"resourceSpans[{r}].scopeSpans[{s}].spans[{k}]"
                 try:
                     out.add(_span(sp, service, resource, scope, warnings))
+                except OutOfRange as err:
+                    if out.refused is None:
+                        raise err.under(where) from None
+                    out.refused.append(refusal(sp.span_id.hex(), err))
                 except Bad as err:
                     raise err.under(where) from None
     by_text: dict[tuple[str, str], list[str]] = {}
@@ -89,6 +96,7 @@ def _span(sp: Any, service: str, resource: Any, scope: str, warnings: list[Any])
     end = sp.end_time_unix_nano
     if end < start:
         raise Bad("endTimeUnixNano", f"{end} is before startTimeUnixNano {start}")
+    check_time_ns(end, "endTimeUnixNano")
     parent = id_bytes(sp.parent_span_id, "parentSpanId", 8, optional=True)
     refs: tuple[Reference, ...] = (Reference(RefType.CHILD_OF, tid, parent),) if parent else ()
     attrs = _key_values(sp.attributes, "attributes") if sp.attributes else {}
@@ -98,7 +106,11 @@ def _span(sp: Any, service: str, resource: Any, scope: str, warnings: list[Any])
             warnings.append((tid, sid, str(text)))
     attrs.pop("@jaeger@format", None)
     events = tuple(
-        Event(ev.time_unix_nano, ev.name, freeze(_key_values(ev.attributes, f"events[{i}]")))
+        Event(
+            check_time_ns(ev.time_unix_nano, f"events[{i}].timeUnixNano"),
+            ev.name,
+            freeze(_key_values(ev.attributes, f"events[{i}]")),
+        )
         for i, ev in enumerate(sp.events)
     )
     links: list[Link] = []

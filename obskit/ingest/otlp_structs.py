@@ -80,7 +80,15 @@ _DECODER = msgspec.json.Decoder(_Document)
 # document at once), a column at a time from COLUMNS_FROM spans, which pays for its fixed cost.
 BATCH_SPANS = 4096
 COLUMNS_FROM = 32
-_FAILURES = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError)
+# RecursionError: msgspec recurses once per level of nesting; the careful parse (orjson) has a
+# depth limit and names the problem
+_FAILURES = (
+    msgspec.DecodeError,
+    msgspec.ValidationError,
+    UnicodeDecodeError,
+    ValueError,
+    RecursionError,
+)
 
 
 def read_bytes(data: bytes, out: TraceSet, formats: frozenset[str] | None = None) -> str | None:

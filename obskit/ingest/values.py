@@ -43,11 +43,16 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+def _bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Bad(Exception):
     """A value is wrong. ``str(err)`` reads ``field: problem`` (field may be empty)."""
 
     def __init__(self, field: str, problem: str) -> None:
-        field, problem = one_line(field), one_line(problem)
+        # a field path holds the input's own keys: bounded, like the values show() renders
+        field, problem = _bounded(one_line(field), 300), _bounded(one_line(problem), 600)
         super().__init__(f"{field}: {problem}" if field else problem)
         self.field = field
         self.problem = problem
@@ -99,26 +104,88 @@ def expect_str(value: Any, field: str, default: str = "") -> str:
     raise Bad(field, f"expected a string, got {show(value)}")
 
 
-def to_int(value: Any, field: str) -> int:
-    """A non-negative integer given as a JSON number or a decimal string (OTLP int64/uint64)."""
+# The model holds what the wire formats do: int64 times and values (OTLP's fixed64 times above
+# 2^63 - 1 ns, i.e. after 2262-04-11, fit neither SQLite, Jaeger, Go, nor JSON consumers).
+INT64_MAX = 2**63 - 1
+INT64_MIN = -(2**63)
+MAX_TIME_NS = INT64_MAX
+MAX_TIME_US = MAX_TIME_NS // 1000
+# Decimal digits of the largest value above: anything longer is out of range before int() sees
+# it (Python refuses to convert over 4,300 digits, and converting is quadratic below that).
+MAX_DIGITS = 20
+# Fast paths convert digit strings shorter than this without a range check: they fit int64.
+SAFE_DIGITS = 19
+# Times have 19 digits today; fast paths convert up to that many, then compare.
+TIME_DIGITS = 19
+
+
+class OutOfRange(Bad):
+    """A number outside what the model holds: the span carrying it is refused on its own."""
+
+
+def refusal(span_id: Any, err: Bad) -> str:
+    """The message for one refused span: which one, and why."""
+    return f"span {show(span_id)}: {err}"
+
+
+def to_int(value: Any, field: str, high: int = INT64_MAX) -> int:
+    """A non-negative integer given as a JSON number or a decimal string (OTLP int64/uint64),
+    at most ``high``."""
     if type(value) is int:
         if value < 0:
             raise Bad(field, f"expected a non-negative integer, got {value}")
-        return value
-    if type(value) is str and value.isascii() and value.isdigit():
-        return int(value)
-    raise Bad(field, f"expected an integer, got {show(value)}")
+    elif type(value) is str and value.isascii() and value.isdigit():
+        if len(value) > MAX_DIGITS:
+            raise OutOfRange(field, f"{len(value)}-digit number is out of range (at most {high})")
+        value = int(value)
+    else:
+        raise Bad(field, f"expected an integer, got {show(value)}")
+    if value > high:
+        raise OutOfRange(field, f"{value} is out of range (at most {high})")
+    return value
 
 
 def to_signed_int(value: Any, field: str) -> int:
     """An int64 attribute value: a number or a decimal string, possibly negative."""
-    if type(value) is int:
-        return value
     if type(value) is str:
         digits = value[1:] if value[:1] == "-" else value
-        if digits.isascii() and digits.isdigit():
-            return int(value)
+        if digits.isascii() and digits.isdigit() and len(digits) <= MAX_DIGITS:
+            value = int(value)
+        elif digits.isascii() and digits.isdigit():
+            raise OutOfRange(field, f"{len(digits)}-digit integer is out of range (int64)")
+    if type(value) is int:
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise OutOfRange(field, f"{value} is out of range (int64)")
+        return value
     raise Bad(field, f"expected an integer, got {show(value)}")
+
+
+LATEST_TIME = "the latest time obskit holds is 2262-04-11T23:47:16Z (2^63-1 ns)"
+
+
+def to_time_ns(value: Any, field: str) -> int:
+    """A time in nanoseconds since the epoch (OTLP ``fixed64``), within what the model holds."""
+    try:
+        return to_int(value, field, MAX_TIME_NS)
+    except OutOfRange:
+        raise OutOfRange(field, f"{show(value)} is out of range: {LATEST_TIME}") from None
+
+
+def to_time_us(value: Any, field: str, start_us: int = 0) -> int:
+    """A time (or, after ``start_us``, a duration) in microseconds (Jaeger, Zipkin), such that
+    it ends within what the model holds in nanoseconds."""
+    try:
+        return to_int(value, field, MAX_TIME_US - start_us)
+    except OutOfRange:
+        ends = f"starting at {start_us} µs, {show(value)} µs" if start_us else show(value)
+        raise OutOfRange(field, f"{ends} is out of range: {LATEST_TIME}") from None
+
+
+def check_time_ns(value: int, field: str) -> int:
+    """An already-integer time (protobuf, or a sum of start and duration), range-checked."""
+    if not 0 <= value <= MAX_TIME_NS:
+        raise OutOfRange(field, f"{value} is out of range: {LATEST_TIME}")
+    return value
 
 
 def to_float(value: Any, field: str) -> float:
@@ -327,7 +394,12 @@ def key_values(items: Any, field: str) -> dict[str, Any]:
                 out[key] = value
                 continue
             value = raw.get("intValue")
-            if type(value) is str and value.isdigit() and value.isascii():
+            if (
+                type(value) is str
+                and len(value) < SAFE_DIGITS
+                and value.isdigit()
+                and value.isascii()
+            ):
                 out[key] = int(value)
                 continue
         if raw is None:

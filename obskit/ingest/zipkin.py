@@ -28,7 +28,10 @@ from typing import Any
 
 from obskit.ingest.assemble import TraceSet
 from obskit.ingest.values import (
+    LATEST_TIME,
+    MAX_TIME_US,
     Bad,
+    OutOfRange,
     expect_dict,
     expect_list,
     expect_str,
@@ -36,7 +39,7 @@ from obskit.ingest.values import (
     service_name,
     show,
     span_id,
-    to_int,
+    to_time_us,
     trace_id,
 )
 from obskit.model import Event, Reference, RefType, Span, SpanKind, StatusCode, TraceWarning
@@ -85,9 +88,9 @@ class _Raw:
             raise Bad("kind", f"expected CLIENT, SERVER, PRODUCER or CONSUMER, got {show(kind)}")
         self.name = expect_str(sp.get("name"), "name")
         ts = sp.get("timestamp")
-        self.timestamp = None if ts is None else to_int(ts, "timestamp")
+        self.timestamp = None if ts is None else to_time_us(ts, "timestamp")
         duration = sp.get("duration")
-        self.duration = None if duration is None else to_int(duration, "duration")
+        self.duration = None if duration is None else to_time_us(duration, "duration")
         local = sp.get("localEndpoint")
         local = {} if local is None else expect_dict(local, "localEndpoint")
         self.service = service_name(
@@ -120,7 +123,7 @@ def _annotations(raw: Any) -> list[tuple[int, str]]:
         ann = expect_dict(ann, f"annotations[{i}]")
         out.append(
             (
-                to_int(ann.get("timestamp"), f"annotations[{i}].timestamp"),
+                to_time_us(ann.get("timestamp"), f"annotations[{i}].timestamp"),
                 expect_str(ann.get("value"), f"annotations[{i}].value"),
             )
         )
@@ -282,6 +285,8 @@ def _make(raw: _Raw, tid: str, parent: str | None, start_us: int) -> Any:
     else:
         last = max((t for t, _ in raw.annotations), default=start_us)
         end_us = max(last, start_us)
+    if end_us > MAX_TIME_US:
+        raise OutOfRange(f"span {raw.sid}: duration", f"ends too late: {LATEST_TIME}")
     tags = raw.tags
     status = StatusCode.UNSET
     message = ""

@@ -25,6 +25,10 @@ def render_graph(graph: DependencyGraph) -> str:
 
 
 def dumps(data: Any) -> str:
+    """Indented JSON; trace strings keep their characters, but bidi and other invisible marks
+    are written as ``\\uNNNN`` escapes (the same data, inert when the file is shown)."""
     import orjson
 
-    return orjson.dumps(data, option=orjson.OPT_INDENT_2).decode("utf-8") + "\n"
+    from obskit.text import escape_json_unprintable
+
+    return escape_json_unprintable(orjson.dumps(data, option=orjson.OPT_INDENT_2)).decode() + "\n"

@@ -5,19 +5,10 @@ every helper from this one module (``fmt``)."""
 
 from __future__ import annotations
 
-import re
-
+from obskit.text import printable
 from obskit.units import duration, percent
 
 __all__ = ["bar", "duration", "percent", "plural", "printable", "shorten"]
-
-# C0 and C1 controls and DEL: an ESC in a span name could recolour or clear a terminal.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def printable(value: str) -> str:
-    """``value`` with control characters shown as ``\\xNN`` instead of acted on."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", value)
 
 
 def shorten(value: str, width: int) -> str:

@@ -16,15 +16,24 @@ from urllib.parse import parse_qs, unquote
 import orjson
 
 from obskit.serve import receiver
-from obskit.serve.decoding import DecodeFailed, DecodePool, PoolClosed, Rows
+from obskit.serve.decoding import Decoded, DecodeFailed, DecodePool, PoolClosed, Rows, WorkerDied
 from obskit.serve.jaeger_json import envelope
 from obskit.serve.metrics import ServeMetrics
-from obskit.serve.store import SpanStore, StoreClosed, StoreOverloaded, TraceQuery
+from obskit.serve.store import (
+    SpanStore,
+    StoreClosed,
+    StoreFailed,
+    StoreOverloaded,
+    StoreRejected,
+    TraceQuery,
+)
+from obskit.text import printable
 from obskit.units import parse_go_duration_ns
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
 
+INT64_MAX = 2**63 - 1  # the store's times and durations are SQLite integers
 TRACE_ID = re.compile(r"^[0-9a-fA-F]{1,32}$")
 DAY_NS = 24 * 3600 * 10**9
 
@@ -41,6 +50,15 @@ def _reason(status: int) -> str:
     from http import HTTPStatus
 
     return f"{status} {HTTPStatus(status).phrase}"
+
+
+def partial_success(kind: str, rejected: list[str]) -> bytes:
+    """The success body; with refused spans, OTLP's partial success: the other spans are
+    stored, these never will be."""
+    if not rejected:
+        return receiver.success_body(kind)
+    more = f" (and {len(rejected) - 1} more)" if len(rejected) > 1 else ""
+    return receiver.success_body(kind, len(rejected), rejected[0] + more)
 
 
 def _respond(
@@ -108,36 +126,55 @@ class OtlpApp:
             payload = receiver.decompress(
                 body, environ.get("HTTP_CONTENT_ENCODING"), self.limits.max_decoded_bytes
             )
-            spans = self._decode(payload, kind)
-            if len(spans) > self.limits.max_spans_per_request:
-                raise receiver.Refused(
-                    413,
-                    f"{len(spans)} spans in one request; the limit is "
-                    f"{self.limits.max_spans_per_request}",
-                )
-            self.metrics.received.inc(len(spans))
-            try:
-                self.store.write_rows(spans)
-            except StoreOverloaded as err:
-                # exporters refused together must not all come back in the same second
-                raise receiver.Refused(
-                    503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
-                ) from None
-            except StoreClosed:
-                raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
-            self.metrics.stored.inc(len(spans))
+            rejected = self.ingest(
+                payload, "otlp-proto" if kind == receiver.PROTOBUF else "otlp-json"
+            )
         except receiver.Refused as refused:
             return self._refuse(start_response, kind, refused)
-        return _respond(start_response, 200, receiver.success_body(kind), kind)
+        return _respond(start_response, 200, partial_success(kind, rejected), kind)
 
-    def _decode(self, payload: bytes, kind: str) -> Rows:
-        fmt = "otlp-proto" if kind == receiver.PROTOBUF else "otlp-json"
+    def ingest(self, payload: bytes, fmt: str) -> list[str]:
+        """Decode an OTLP payload and commit its spans; return why each refused span (a time
+        outside what the model holds, ...) was refused, for OTLP's partial success.
+        Raises :class:`receiver.Refused` (an HTTP status) for the caller to answer in its own
+        protocol: OTLP/HTTP here, OTLP/gRPC in :mod:`obskit.serve.grpc_receiver`."""
+        decoded = self._decode(payload, fmt)
+        spans = decoded.rows or []
+        if len(spans) > self.limits.max_spans_per_request:
+            raise receiver.Refused(
+                413,
+                f"{len(spans)} spans in one request; the limit is "
+                f"{self.limits.max_spans_per_request}",
+            )
+        self.metrics.received.inc(len(spans))
+        self._store(spans)
+        self.metrics.stored.inc(len(spans))
+        return list(decoded.refused)
+
+    def _store(self, rows: Rows) -> None:
         try:
-            return self.decoder.rows(payload, fmt)
+            self.store.write_rows(rows)
+        except StoreOverloaded as err:
+            # exporters refused together must not all come back in the same second
+            raise receiver.Refused(
+                503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
+            ) from None
+        except StoreClosed:
+            raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
+        except StoreRejected as err:
+            raise receiver.Refused(400, printable(f"the spans cannot be stored: {err}")) from None
+        except StoreFailed as err:
+            raise receiver.Refused(
+                503, printable(f"the store failed: {err}; retry later"), retry_after=5
+            ) from None
+
+    def _decode(self, payload: bytes, fmt: str) -> Decoded:
+        try:
+            return self.decoder.decode(payload, fmt)
         except DecodeFailed as err:
             raise receiver.Refused(400, f"cannot decode the OTLP payload: {err}") from None
-        except PoolClosed:
-            raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
+        except (PoolClosed, WorkerDied) as err:
+            raise receiver.Refused(503, f"{err}; retry later", retry_after=5) from None
 
     def _read_body(self, environ: Environ) -> bytes:
         limit = self.limits.max_body_bytes
@@ -259,9 +296,9 @@ class QueryApp:
         return _json(envelope(_operation_objects(self.store.operations(service), params)))
 
     def dependencies(self, params: dict[str, list[str]]) -> tuple[int, bytes, str]:
-        end_ms = _int_param(params, "endTs", time.time_ns() // 1_000_000)
-        lookback_ms = _int_param(params, "lookback", DAY_NS // 1_000_000)
-        links = self.store.dependencies(end_ms * 1_000_000, lookback_ms * 1_000_000)
+        end_ns = _int_param(params, "endTs", time.time_ns() // 1_000_000, 1_000_000)
+        lookback_ns = _int_param(params, "lookback", DAY_NS // 1_000_000, 1_000_000)
+        links = self.store.dependencies(end_ns, lookback_ns)
         return _json(envelope([{"parent": p, "child": c, "callCount": n} for p, c, n in links]))
 
     # -- v3 --
@@ -299,6 +336,10 @@ class QueryApp:
         return 200, self.metrics.exposition(), CONTENT_TYPE_LATEST
 
     def ready(self, params: dict[str, list[str]]) -> tuple[int, bytes, str]:
+        if not self.store.healthy:
+            reason = printable(self.store.last_failure or "its writer stopped")
+            body = f"obskit serve: not ready: the span store cannot write ({reason})\n"
+            return 503, body.encode(), "text/plain; charset=utf-8"
         return 200, b"obskit serve: ready\n", "text/plain; charset=utf-8"
 
 
@@ -369,14 +410,23 @@ def _first(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _int_param(params: dict[str, list[str]], name: str, default: int) -> int:
+def _int_param(params: dict[str, list[str]], name: str, default: int, unit_ns: int) -> int:
+    """An integer parameter in units of ``unit_ns`` nanoseconds, returned in nanoseconds; it
+    must be a time (or span of time) the store can compare: within int64 nanoseconds."""
     raw = _first(params, name)
     if raw in (None, ""):
-        return default
+        return default * unit_ns
     try:
-        return int(raw)
+        value = int(raw) if len(raw) <= 40 else None
     except ValueError:
-        raise _v1_error(400, f"unable to parse param '{name}': {raw!r} is not an integer") from None
+        value = None
+    if value is None:
+        raise _v1_error(400, f"unable to parse param '{name}': {raw[:40]!r} is not an integer")
+    if not 0 <= value * unit_ns <= INT64_MAX:
+        raise _v1_error(
+            400, f"param '{name}': {value} is out of range (0 to {INT64_MAX // unit_ns})"
+        )
+    return value * unit_ns
 
 
 def _duration_param(
@@ -426,13 +476,13 @@ def _v1_query(params: dict[str, list[str]]) -> TraceQuery:
     if not service:
         raise _v1_error(400, "parameter 'service' is required")
     now_us = time.time_ns() // 1000
-    start_us = _int_param(params, "start", now_us - 2 * DAY_NS // 1000)
-    end_us = _int_param(params, "end", now_us)
+    start_ns = _int_param(params, "start", now_us - 2 * DAY_NS // 1000, 1000)
+    end_ns = _int_param(params, "end", now_us, 1000)
     return TraceQuery(
         service=service,
         operation=_first(params, "operation") or None,
-        start_ns=start_us * 1000,
-        end_ns=end_us * 1000,
+        start_ns=start_ns,
+        end_ns=end_ns,
         min_duration_ns=_duration_param(params, "minDuration", _v1_error),
         max_duration_ns=_duration_param(params, "maxDuration", _v1_error),
         tags=_tags(params, _v1_error, "tags"),
@@ -452,8 +502,14 @@ def _rfc3339_ns(raw: str, name: str) -> int:
     if not match:
         raise _v3_error(400, f"malformed parameter {name}: {raw!r} is not an RFC 3339 time")
     base, fraction, zone = match.groups()
-    seconds = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone)).timestamp()
-    return int(seconds) * 10**9 + int((fraction or "0").ljust(9, "0"))
+    try:
+        seconds = datetime.fromisoformat(base + ("+00:00" if zone == "Z" else zone)).timestamp()
+    except (ValueError, OverflowError) as err:
+        raise _v3_error(400, f"malformed parameter {name}: {raw[:40]!r}: {err}") from None
+    ns = int(seconds) * 10**9 + int((fraction or "0").ljust(9, "0"))
+    if not 0 <= ns <= INT64_MAX:
+        raise _v3_error(400, f"malformed parameter {name}: {raw[:40]!r} is out of range")
+    return ns
 
 
 def _v3_query(params: dict[str, list[str]]) -> TraceQuery:

@@ -16,16 +16,21 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import logging
 import marshal
 import multiprocessing
 import queue
 import signal
 import sys
 import threading
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
 
 from obskit.errors import InputError
+from obskit.text import printable
+
+log = logging.getLogger("obskit.serve")
 
 Rows = list[tuple[Any, ...]]
 
@@ -42,18 +47,43 @@ class PoolClosed(Exception):
     """The pool is shutting down."""
 
 
-def decode_rows(payload: bytes, fmt: str) -> tuple[Rows | None, str]:
-    """(rows, "") or (None, what is wrong). Errors travel as text: exceptions with their own
-    constructors do not always survive the trip between processes."""
+@dataclass
+class Decoded:
+    """What one body holds: the rows to store, or what is wrong with the body (``problem``);
+    ``refused`` spans were left out (times out of range), each with its reason."""
+
+    rows: Rows | None
+    problem: str = ""
+    refused: list[str] = field(default_factory=list)
+
+    def marshal(self) -> bytes:
+        return marshal.dumps((self.rows, self.problem, self.refused))
+
+    @classmethod
+    def unmarshal(cls, data: bytes) -> Decoded:
+        return cls(*marshal.loads(data))
+
+
+def decode_rows(payload: bytes, fmt: str) -> Decoded:
+    """Decode a body. Nothing a body holds may escape as an exception: a worker that raised
+    would die and be restarted for every such request. Errors travel as text: exceptions with
+    their own constructors do not always survive the trip between processes."""
     from obskit.ingest import read_traces
     from obskit.serve.store import span_rows
 
+    refused: list[str] = []
     try:
-        spans = [span for trace in read_traces(payload, format=fmt) for span in trace.spans]
+        traces = read_traces(payload, format=fmt, refused=refused)
+        spans = [span for trace in traces for span in trace.spans]
         # inside: big OTLP/JSON keeps attributes as text, and a malformed one surfaces here
-        return span_rows(spans), ""
+        return Decoded(span_rows(spans), "", refused)
     except InputError as err:
-        return None, str(err)
+        return Decoded(None, str(err))
+    except RecursionError:
+        return Decoded(None, "values are nested too deeply")
+    except Exception as err:  # a bug must cost this request, not the worker
+        log.warning("decoding a %s body failed: %r", fmt, err)
+        return Decoded(None, printable(f"cannot decode the body: {type(err).__name__}: {err}"))
 
 
 def _die_with_parent() -> None:
@@ -76,7 +106,7 @@ def _work(conn: Connection) -> None:
             payload = conn.recv_bytes()
         except (EOFError, OSError):
             return  # the server closed its end
-        conn.send_bytes(marshal.dumps(decode_rows(payload, fmt)))
+        conn.send_bytes(decode_rows(payload, fmt).marshal())
 
 
 class _Worker:
@@ -89,11 +119,10 @@ class _Worker:
         self.process.start()
         child.close()
 
-    def decode(self, payload: bytes, fmt: str) -> tuple[Rows | None, str]:
+    def decode(self, payload: bytes, fmt: str) -> Decoded:
         self.conn.send_bytes(fmt.encode())
         self.conn.send_bytes(payload)
-        rows, problem = marshal.loads(self.conn.recv_bytes())
-        return rows, problem
+        return Decoded.unmarshal(self.conn.recv_bytes())
 
     def close(self) -> None:
         self.conn.close()  # the worker sees EOF and exits
@@ -126,16 +155,19 @@ class DecodePool:
             self._all.append(worker)
         self._idle.put(worker)
 
+    def decode(self, payload: bytes, fmt: str) -> Decoded:
+        """The body's rows (and refused spans); DecodeFailed when it cannot be read."""
+        decoded = self._in_worker(payload, fmt) if self.workers else decode_rows(payload, fmt)
+        if decoded.rows is None:
+            raise DecodeFailed(decoded.problem)
+        return decoded
+
     def rows(self, payload: bytes, fmt: str) -> Rows:
-        if not self.workers:
-            rows, problem = decode_rows(payload, fmt)
-        else:
-            rows, problem = self._in_worker(payload, fmt)
-        if rows is None:
-            raise DecodeFailed(problem)
+        rows = self.decode(payload, fmt).rows
+        assert rows is not None
         return rows
 
-    def _in_worker(self, payload: bytes, fmt: str) -> tuple[Rows | None, str]:
+    def _in_worker(self, payload: bytes, fmt: str) -> Decoded:
         if self._closed:
             raise PoolClosed("the decode workers are shutting down")
         worker: _Worker | None = self._idle.get()

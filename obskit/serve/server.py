@@ -1,4 +1,5 @@
-"""Run the embedded backend: two waitress servers (OTLP and query) on one event loop."""
+"""Run the embedded backend: two waitress servers (OTLP/HTTP and query) on one event loop, and
+the OTLP/gRPC server on its own threads, all writing to one store."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import ipaddress
 import logging
 import os
 import signal
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,21 +16,27 @@ from typing import Any
 
 from obskit.errors import InputError
 from obskit.serve.app import OtlpApp, QueryApp
+from obskit.serve.connections import ConnectionLimits, channel_class, close_overdue
 from obskit.serve.decoding import DecodePool
+from obskit.serve.grpc_receiver import GrpcReceiver
 from obskit.serve.metrics import ServeMetrics
 from obskit.serve.receiver import Limits
 from obskit.serve.store import SpanStore
 
 log = logging.getLogger("obskit.serve")
+# How often connections too slow to send their request are looked for.
+SWEEP_INTERVAL_S = 0.5
 
 
 @dataclass
 class ServeConfig:
     host: str = "127.0.0.1"
     otlp_port: int = 4318
+    grpc_port: int = 4317
     query_port: int = 16686
     data_dir: Path = Path(".obskit")
     limits: Limits = field(default_factory=Limits)
+    connections: ConnectionLimits = field(default_factory=ConnectionLimits)
     max_age_s: float | None = 7 * 24 * 3600
     max_bytes: int | None = 1 << 30
     max_pending_spans: int = 100_000
@@ -72,17 +80,18 @@ class Backend:
         self.decoder = DecodePool(config.decode_workers)
         self._map: dict[int, Any] = {}
         self._servers: list[Any] = []
+        self._grpc: GrpcReceiver | None = None
         self._stopping = False
 
     def start(self) -> None:
         from waitress.server import create_server
 
         body_cap = self.config.limits.max_body_bytes * 2
+        otlp = OtlpApp(self.store, self.metrics, self.config.limits, self.decoder)
+        connections = self.config.connections
+        guarded = channel_class(connections)
         for app, port in (
-            (
-                OtlpApp(self.store, self.metrics, self.config.limits, self.decoder),
-                self.config.otlp_port,
-            ),
+            (otlp, self.config.otlp_port),
             (QueryApp(self.store, self.metrics), self.config.query_port),
         ):
             try:
@@ -95,6 +104,8 @@ class Backend:
                     max_request_body_size=body_cap,
                     ident="obskit",
                     clear_untrusted_proxy_headers=True,
+                    connection_limit=connections.total,
+                    channel_timeout=connections.idle_timeout_s,
                 )
             except OSError as err:
                 self.close()
@@ -103,6 +114,27 @@ class Backend:
                     "pick another port (--otlp-port / --query-port) or stop what uses it"
                 ) from None
             self._servers.append(server)
+        for dispatcher in self._map.values():  # every listening socket (one per address)
+            if hasattr(dispatcher, "channel_class"):
+                dispatcher.channel_class = guarded
+        try:
+            self._grpc = GrpcReceiver(
+                otlp.ingest,
+                self.metrics,
+                self.config.limits,
+                self.config.host,
+                self.config.grpc_port,
+                self.config.threads,
+            )
+        except InputError:
+            self.close()
+            raise
+        self._grpc.start()
+
+    @property
+    def grpc_port(self) -> int:
+        assert self._grpc is not None
+        return self._grpc.port
 
     @property
     def otlp_port(self) -> int:
@@ -117,9 +149,13 @@ class Backend:
 
         if on_ready:
             on_ready()
+        next_sweep = 0.0
         try:
             while not self._stopping and self._map:
                 wasyncore.loop(timeout=0.5, map=self._map, count=1, use_poll=True)
+                if time.monotonic() >= next_sweep:
+                    close_overdue(self._map)
+                    next_sweep = time.monotonic() + SWEEP_INTERVAL_S
         except (SystemExit, KeyboardInterrupt):
             pass
         finally:
@@ -141,6 +177,9 @@ class Backend:
 
         for server in self._servers:
             server.close()  # the listening socket: no new connections
+        if self._grpc is not None:
+            self._grpc.stop(grace_s=10)
+            self._grpc = None
         for server in self._servers:
             server.task_dispatcher.shutdown(timeout=10)
         wasyncore.close_all(self._map)

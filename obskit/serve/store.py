@@ -9,6 +9,7 @@ lets them read while the writer writes.
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
 import sqlite3
 import threading
@@ -23,6 +24,8 @@ import orjson
 from obskit.errors import InputError
 from obskit.model import RefType, Span, Trace
 from obskit.serve.jaeger_json import assemble_trace, process_to_jaeger, span_to_jaeger
+
+log = logging.getLogger("obskit.serve")
 
 # The store's layout, kept in ``PRAGMA user_version``. Format 1 (no user_version) kept each
 # span's process JSON in its row; format 2 keeps each distinct process once: it is a third of
@@ -97,6 +100,32 @@ class StoreClosed(Exception):
     """The store is shutting down."""
 
 
+class StoreRejected(Exception):
+    """These rows cannot be stored (a value SQLite refuses); other requests are unaffected."""
+
+
+class StoreFailed(Exception):
+    """The store could not commit (disk full, I/O error, no answer in time); retry later."""
+
+
+# Errors a row itself causes (a value out of SQLite's range, a wrong type): its request gets
+# a 400 and the writer goes on. Anything else is the store's fault.
+_ROW_ERRORS = (
+    OverflowError,
+    TypeError,
+    ValueError,
+    sqlite3.DataError,
+    sqlite3.IntegrityError,
+    sqlite3.InterfaceError,
+    sqlite3.ProgrammingError,
+)
+# How long a request waits for its commit before it is answered 503 (a healthy commit takes
+# milliseconds; a checkpoint or retention pass a few seconds at worst).
+COMMIT_WAIT_S = 30.0
+# After this many group commits failed in a row, /health says the store is not ready.
+UNHEALTHY_AFTER = 3
+
+
 class StoreFormatError(InputError):
     """The data dir holds a store this version cannot read."""
 
@@ -139,6 +168,7 @@ class SpanStore:
         max_age_s: float | None = 7 * 24 * 3600,
         max_bytes: int | None = 1 << 30,
         retention_interval_s: float = 30.0,
+        commit_wait_s: float = COMMIT_WAIT_S,
     ) -> None:
         self.path = Path(data_dir) / "spans.db"
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -146,10 +176,13 @@ class SpanStore:
         self.max_age_s = max_age_s
         self.max_bytes = max_bytes
         self.retention_interval_s = retention_interval_s
+        self.commit_wait_s = commit_wait_s
         self._queue: queue.Queue[_Batch | None] = queue.Queue()
         self._pending = 0
         self._pending_lock = threading.Lock()
         self._closed = False
+        self._failures_in_a_row = 0
+        self.last_failure = ""
         self._local = threading.local()
         writer = self._connect()
         try:
@@ -206,9 +239,19 @@ class SpanStore:
             self._pending += len(rows)
         batch = _Batch(rows)
         self._queue.put(batch)
-        batch.done.wait()
-        if batch.error is not None:
-            raise batch.error
+        if not batch.done.wait(self.commit_wait_s):
+            # the writer will still commit or fail it; this request stops waiting
+            raise StoreFailed(f"no commit within {self.commit_wait_s:g} s")
+        if batch.error is None:
+            return
+        if isinstance(batch.error, _ROW_ERRORS):
+            raise StoreRejected(f"{type(batch.error).__name__}: {batch.error}")
+        raise StoreFailed(f"{type(batch.error).__name__}: {batch.error}")
+
+    @property
+    def healthy(self) -> bool:
+        """Can the store take spans? False when its writer is gone or keeps failing."""
+        return self._writer.is_alive() and self._failures_in_a_row < UNHEALTHY_AFTER
 
     def _write_loop(self, conn: sqlite3.Connection) -> None:
         next_retention = time.monotonic() + self.retention_interval_s
@@ -226,38 +269,69 @@ class SpanStore:
                     break
             stop = None in batches
             live = [b for b in batches if b is not None and b.rows]
-            if live:
-                self._commit(conn, live)
-            idle = not live and self._queue.empty()
-            if self._uncheckpointed >= CHECKPOINT_SPANS or (idle and self._uncheckpointed):
-                self._checkpoint(conn)
-            if time.monotonic() >= next_retention:
-                self.enforce_retention(conn)
-                self._drop_unused_processes(conn)
-                next_retention = time.monotonic() + self.retention_interval_s
+            # Nothing may end this loop but a stop: a dead writer would leave every later
+            # export waiting. Whatever fails, fails the batches at hand, and the writer goes on.
+            try:
+                if live:
+                    self._commit(conn, live)
+                idle = not live and self._queue.empty()
+                if self._uncheckpointed >= CHECKPOINT_SPANS or (idle and self._uncheckpointed):
+                    self._checkpoint(conn)
+                if time.monotonic() >= next_retention:
+                    next_retention = time.monotonic() + self.retention_interval_s
+                    self.enforce_retention(conn)
+                    self._drop_unused_processes(conn)
+            except Exception as err:
+                log.exception("the span store's writer failed; it goes on")
+                self._failed(err)
+                self._finish(live, err)
             if stop:
                 conn.close()
                 return
 
     def _commit(self, conn: sqlite3.Connection, batches: list[_Batch]) -> None:
-        error: BaseException | None = None
+        try:
+            self._insert(conn, batches)
+        except Exception as err:  # each batch gets its answer below
+            if len(batches) == 1:
+                self._finish(batches, err)
+                if not isinstance(err, _ROW_ERRORS):
+                    self._failed(err)
+                return
+            # One request's rows may have failed the group: commit each on its own, so
+            # only that request is refused.
+            for batch in batches:
+                self._commit(conn, [batch])
+            return
+        self._failures_in_a_row = 0
+        self._finish(batches, None)
+
+    def _insert(self, conn: sqlite3.Connection, batches: list[_Batch]) -> None:
         try:
             conn.execute("BEGIN")
             for batch in batches:
                 conn.executemany(INSERT, self._with_process_ids(conn, batch.rows))
             conn.execute("COMMIT")
-        except sqlite3.Error as err:
-            error = err
+        except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             self._process_ids.clear()  # ids handed out in the rolled-back transaction
-        committed = sum(len(b.rows) for b in batches)
-        self._uncheckpointed += committed
-        with self._pending_lock:
-            self._pending -= committed
+            raise
+        self._uncheckpointed += sum(len(b.rows) for b in batches)
+
+    def _finish(self, batches: list[_Batch], error: BaseException | None) -> None:
+        """Answer the requests waiting for these batches (once each)."""
         for batch in batches:
+            if batch.done.is_set():
+                continue
+            with self._pending_lock:
+                self._pending -= len(batch.rows)
             batch.error = error
             batch.done.set()
+
+    def _failed(self, err: BaseException) -> None:
+        self._failures_in_a_row += 1
+        self.last_failure = f"{type(err).__name__}: {err}"
 
     def _with_process_ids(
         self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]

@@ -86,6 +86,7 @@ def resolve_source(
     spec: Spec | None = None,
     env: Mapping[str, str] | None = None,
     settings: Callable[[], HttpSettings] | None = None,
+    max_bytes: int | None = None,
 ) -> TraceSource:
     """The trace source for these options; see the module docstring for the order.
 
@@ -100,8 +101,9 @@ def resolve_source(
         raise InputError(f"{names} given: choose one trace source")
     if file:
         from obskit.sources.files import FileSource
+        from obskit.sources.http import max_bytes_from_env
 
-        return FileSource(file)
+        return FileSource(file, max_bytes or max_bytes_from_env(env))
     if not jaeger and not tempo:
         env_jaeger, env_tempo = env.get("OBSKIT_JAEGER_URL"), env.get("OBSKIT_TEMPO_URL")
         if env_jaeger and env_tempo:

@@ -1,9 +1,10 @@
 """Traces from files, directories, globs or stdin (``-``).
 
-One trace (:meth:`FileSource.fetch`): the file's bytes. Many (:meth:`FileSource.traces`): each
-file (or each file of a directory, or each match of a glob, in name order) is streamed with
-:func:`obskit.ingest.read_traces`; JSON Lines are read with a window of lines so memory stays
-bounded however long the file is.
+One trace (:meth:`FileSource.fetch`): the file's bytes, at most ``max_bytes`` of them (the limit
+HTTP answers have: /dev/zero or a runaway pipe must end in a message, not a MemoryError).
+Many (:meth:`FileSource.traces`): each file (or each file of a directory, or each match of a
+glob, in name order) is streamed with :func:`obskit.ingest.read_traces`; JSON Lines are read
+with a window of lines so memory stays bounded however long the file is.
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ import glob
 import sys
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from obskit.errors import InputError
 from obskit.model import Trace
 from obskit.sources import Payload
+from obskit.sources.http import DEFAULT_MAX_BYTES
 
 # JSON Lines: a trace is complete once this many lines passed without one of its spans
 # (the Collector flushes one trace's batches within seconds; see obskit.ingest.read_traces).
@@ -27,8 +30,9 @@ _GLOB_CHARS = frozenset("*?[")
 class FileSource:
     backend = "file"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = str(path)
+        self.max_bytes = max_bytes
         self.description = "stdin" if self.path == "-" else self.path
 
     def close(self) -> None:
@@ -36,13 +40,14 @@ class FileSource:
 
     def fetch(self, trace_id: str | None = None) -> Payload:
         if self.path == "-":
-            data = sys.stdin.buffer.read()
+            data = self._read(sys.stdin.buffer)
             if not data:
                 raise InputError("stdin is empty: pipe a trace file in, or pass --file PATH")
             return Payload(data=data, origin="stdin", backend=self.backend)
         path = Path(self.path)
         try:
-            data = path.read_bytes()
+            with path.open("rb") as file:
+                data = self._read(file)
         except FileNotFoundError:
             raise InputError(f"{self.path}: no such file") from None
         except IsADirectoryError:
@@ -52,6 +57,16 @@ class FileSource:
         if not data:
             raise InputError(f"{self.path}: the file is empty")
         return Payload(data=data, origin=self.path, backend=self.backend)
+
+    def _read(self, file: BinaryIO) -> bytes:
+        data = file.read(self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise InputError(
+                f"{self.description}: more than {self.max_bytes} bytes",
+                hint="pass --max-size (or set OBSKIT_MAX_RESPONSE_BYTES) if the trace "
+                "really is that big",
+            )
+        return data
 
     def files(self) -> list[Path] | None:
         """The files to read, in order; None for stdin."""

@@ -20,6 +20,7 @@ Settings come from :class:`HttpSettings`; :func:`settings_from_env` reads the en
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING
 
 from obskit import __version__
 from obskit.errors import BackendError, InputError
+from obskit.text import printable
 
 if TYPE_CHECKING:
     import requests
@@ -40,6 +42,8 @@ RETRY_STATUSES = (429, 500, 502, 503, 504)
 # is better served by an error they can act on.
 RETRY_AFTER_MAX_S = 30
 CHUNK = 1024 * 1024
+# The exchange's own deadline check names the problem better; this is for when it cannot run.
+DEADLINE_GRACE_S = 1.0
 
 START_HINT = (
     "is the backend running? Start one with `obskit serve`, or `docker compose up -d` "
@@ -69,10 +73,11 @@ class HttpAnswer:
 
     @property
     def text_line(self) -> str:
-        """The body's first line, short, for error messages (backends put the reason there)."""
+        """The body's first line, short and printable, for error messages (backends put the
+        reason there)."""
         text = self.body[:500].decode("utf-8", "replace").strip()
         line = text.splitlines()[0] if text else ""
-        return line[:200]
+        return printable(line[:200])
 
 
 def settings_from_env(
@@ -80,6 +85,7 @@ def settings_from_env(
     *,
     timeout_s: float | None = None,
     ca_bundle: str | None = None,
+    max_bytes: int | None = None,
 ) -> HttpSettings:
     """Build settings from the environment; explicit arguments (CLI options) win."""
     env = os.environ if env is None else env
@@ -103,11 +109,7 @@ def settings_from_env(
         )
     if timeout_s is None:
         timeout_s = _positive(env.get("OBSKIT_TIMEOUT"), "OBSKIT_TIMEOUT", DEFAULT_TIMEOUT_S)
-    max_bytes = int(
-        _positive(
-            env.get("OBSKIT_MAX_RESPONSE_BYTES"), "OBSKIT_MAX_RESPONSE_BYTES", DEFAULT_MAX_BYTES
-        )
-    )
+    max_bytes = max_bytes or max_bytes_from_env(env)
     retries = env.get("OBSKIT_RETRIES", "3")
     if not retries.isdigit() or int(retries) > 10:
         raise InputError(f"OBSKIT_RETRIES must be a whole number from 0 to 10, got {retries!r}")
@@ -122,6 +124,13 @@ def settings_from_env(
         token=token,
         basic_auth=basic,
     )
+
+
+def max_bytes_from_env(env: Mapping[str, str] | None = None) -> int:
+    """The largest answer (or trace file) obskit reads: ``OBSKIT_MAX_RESPONSE_BYTES``."""
+    env = os.environ if env is None else env
+    raw = env.get("OBSKIT_MAX_RESPONSE_BYTES")
+    return int(_positive(raw, "OBSKIT_MAX_RESPONSE_BYTES", DEFAULT_MAX_BYTES))
 
 
 def _read_secret(path: str, variable: str) -> str:
@@ -168,8 +177,40 @@ class HttpClient:
         """GET ``url``; ``what`` names the backend in error messages (``Jaeger``).
 
         Any status comes back as an answer (the caller knows what a 404 means for its API);
-        transport failures, a truncated body and an oversized body raise :class:`BackendError`.
+        transport failures, a truncated body and an oversized body raise :class:`BackendError`,
+        and so does an answer not complete within the timeout: the timeout bounds the whole
+        exchange (connecting, retries and their Retry-After waits, every byte of the body), so
+        a backend that drips bytes, or asks to be asked again in a day, cannot hold a command.
         """
+        timeout = self.settings.timeout_s
+        deadline = time.monotonic() + timeout
+        outcome: list[tuple[HttpAnswer | None, BaseException | None]] = []
+        done = threading.Event()
+
+        def exchange() -> None:
+            try:
+                outcome.append((self._get(url, what=what, accept=accept, deadline=deadline), None))
+            except BaseException as err:  # handed to the waiting thread
+                outcome.append((None, err))
+            finally:
+                done.set()
+
+        # The exchange runs on its own thread: the waits inside requests and urllib3 (headers
+        # arriving a byte at a time, a retry's sleep) have no deadline of their own. Past the
+        # deadline the thread is abandoned; it ends at its next read (see _read_body).
+        threading.Thread(target=exchange, name="obskit-http", daemon=True).start()
+        if not done.wait(timeout + DEADLINE_GRACE_S):
+            raise BackendError(
+                f"{what} did not send its whole answer within {timeout:g} s ({url})",
+                hint="raise --timeout (or OBSKIT_TIMEOUT) if the backend is just slow",
+            )
+        answer, error = outcome[0]
+        if error is not None:
+            raise error
+        assert answer is not None
+        return answer
+
+    def _get(self, url: str, *, what: str, accept: str, deadline: float) -> HttpAnswer:
         import requests
 
         limit = self.settings.max_bytes
@@ -211,37 +252,52 @@ class HttpClient:
             declared = response.headers.get("Content-Length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise _too_large(what, url, limit)
-            body = self._read_body(response, what=what, url=url, limit=limit)
+            body = self._read_body(response, what=what, url=url, limit=limit, deadline=deadline)
             retries = len(response.raw.retries.history) if response.raw.retries else 0
             return HttpAnswer(
                 url=url,
                 status=response.status_code,
-                reason=response.reason or "",
+                reason=printable(response.reason or ""),
                 headers=dict(response.headers),
                 body=body,
                 retries=retries,
             )
 
-    def _read_body(self, response: requests.Response, *, what: str, url: str, limit: int) -> bytes:
+    def _read_body(
+        self, response: requests.Response, *, what: str, url: str, limit: int, deadline: float
+    ) -> bytes:
         import requests
+        import urllib3.exceptions
 
         chunks: list[bytes] = []
         size = 0
-        # Read timeouts bound each read; this bounds the whole body, so a backend that drips
-        # bytes cannot hold the command forever.
-        deadline = time.monotonic() + max(4 * self.settings.timeout_s, 60.0)
         try:
-            for chunk in response.iter_content(CHUNK):
+            # read1: whatever has arrived, so the deadline is checked after every read, also
+            # when a backend drips a byte at a time (a full chunk would never come)
+            while chunk := response.raw.read1(CHUNK, decode_content=True):
                 size += len(chunk)
                 if size > limit:
                     raise _too_large(what, url, limit)
                 if time.monotonic() > deadline:
                     raise BackendError(
-                        f"{what} was still sending after "
-                        f"{max(4 * self.settings.timeout_s, 60.0):g} s; gave up ({url})"
+                        f"{what} was still sending after {self.settings.timeout_s:g} s; "
+                        f"gave up after {size} bytes ({url})",
+                        hint="raise --timeout (or OBSKIT_TIMEOUT) if the backend is just slow",
                     )
                 chunks.append(chunk)
-        except requests.exceptions.ChunkedEncodingError as err:
+        except urllib3.exceptions.DecodeError:
+            encoding = response.headers.get("Content-Encoding", "")
+            raise BackendError(
+                f"{what}'s answer is not valid {printable(encoding)} ({url})",
+                hint="the backend (or a proxy) sent a broken compressed body",
+            ) from None
+        except urllib3.exceptions.ReadTimeoutError:
+            raise BackendError(
+                f"{what} stopped sending for {self.settings.timeout_s:g} s "
+                f"after {size} bytes ({url})",
+                hint="raise --timeout (or OBSKIT_TIMEOUT) if the backend is just slow",
+            ) from None
+        except (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError) as err:
             got = _bytes_read(err, size)
             expected = response.headers.get("Content-Length")
             of = f" of {expected}" if expected else ""
@@ -249,7 +305,7 @@ class HttpClient:
                 f"{what}'s answer was cut off after {got}{of} bytes ({url})",
                 hint="the connection closed early; try again, or check the backend's logs",
             ) from None
-        except requests.exceptions.ConnectionError as err:
+        except (requests.exceptions.ConnectionError, urllib3.exceptions.HTTPError, OSError) as err:
             if _is_timeout(err):
                 raise BackendError(
                     f"{what} stopped sending for {self.settings.timeout_s:g} s "
@@ -363,7 +419,9 @@ def _make_session(settings: HttpSettings) -> requests.Session:
         raise_on_redirect=False,
     )
     try:
-        retry = Retry(**settings_kw, retry_after_max=RETRY_AFTER_MAX_S)  # type: ignore[arg-type]  # urllib3 2.5+
+        # no Retry-After wait past the timeout, which bounds the whole answer anyway
+        retry_after_max = min(RETRY_AFTER_MAX_S, settings.timeout_s)
+        retry = Retry(**settings_kw, retry_after_max=retry_after_max)  # type: ignore[arg-type]  # urllib3 2.5+
     except TypeError:  # urllib3 before 2.5 cannot cap Retry-After; it is honoured uncapped
         retry = Retry(**settings_kw)  # type: ignore[arg-type]  # the kwargs' types are Retry's
     session = requests.Session()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.stack import traces_backend
+from obskit.stack import ports, traces_backend
 from obskit.stack import vocabulary as v
 from obskit.stack.spec import Spec
 
@@ -25,8 +25,8 @@ PATH = "collectors/otel-collector.yaml"
 
 # Ports inside the collector container (docker-compose service name: COMPOSE_SERVICE).
 COMPOSE_SERVICE = "otel-collector"
-OTLP_GRPC_PORT = 4317
-OTLP_HTTP_PORT = 4318
+OTLP_GRPC_PORT = ports.OTLP_GRPC
+OTLP_HTTP_PORT = ports.OTLP_HTTP
 HEALTH_PORT = 13133
 SELF_METRICS_PORT = 8888
 EXPORTER_PORT = 8889

@@ -9,12 +9,22 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from obskit.errors import InputError
 from obskit.stack.serialize import to_json
 
 NAME = ".obskit-manifest.json"
+
+
+def is_confined(rel: str) -> bool:
+    """Is ``rel`` a plain relative path that stays inside the directory it is relative to?
+    (No absolute path, drive, ``..``, backslash or control character: a manifest can come
+    from a repository, and ``init`` deletes what it lists.)"""
+    if not rel or not rel.isprintable() or "\\" in rel or rel.startswith("/"):
+        return False
+    parts = PurePosixPath(rel).parts
+    return not any(part in ("..", ".") or ":" in part for part in parts)
 
 
 def digest(data: bytes | str) -> str:
@@ -38,6 +48,12 @@ class Manifest:
                 isinstance(k, str) and isinstance(h, str) for k, h in files.items()
             ):
                 raise TypeError("files must map paths to hashes")
+            for rel in files:
+                if not is_confined(rel):
+                    raise ValueError(
+                        f"entry {rel!r} is not a path inside the output directory; "
+                        "obskit deletes files the manifest lists, so it refuses this one"
+                    )
         except (OSError, ValueError, KeyError, TypeError) as err:
             raise InputError(
                 f"{path}: not a manifest obskit can read ({err})",

@@ -7,6 +7,7 @@ that nothing in the spec can inject YAML, PromQL, a shell word or a URL.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from obskit.errors import SpecError
+from obskit.stack.ports import published
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 HOST_RE = re.compile(
@@ -35,6 +37,10 @@ RESERVED_NAMES = (
     "otel-collector",
     "otel-collector-exporter",
 )
+# `metrics_host`: where `obskit instrument` serves a service's /metrics. `docker-bridge` is
+# the address of the docker0 interface, which `host.docker.internal:host-gateway` resolves to
+# on Linux (127.0.0.1 where there is none: Docker Desktop forwards to the host's loopback).
+DOCKER_BRIDGE = "docker-bridge"
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,7 @@ class Service:
     slo: Slo | None = None
     version: str = "0.0.0"
     sampling_ratio: float | None = None  # overrides the spec-wide ratio
+    metrics_host: str | None = None  # overrides the spec-wide metrics_host
 
 
 @dataclass(frozen=True)
@@ -108,6 +115,11 @@ class Spec:
     # where `obskit analyze` finds traces when no --jaeger/--tempo/--file is given; by default
     # the backend the generated stack runs, on its loopback port
     query_url: str | None = None
+    metrics_host: str = DOCKER_BRIDGE
+
+    def metrics_host_of(self, service: Service) -> str:
+        """Where ``service`` serves its metrics: its own ``metrics_host``, else the spec's."""
+        return service.metrics_host or self.metrics_host
 
     @property
     def default_query_url(self) -> str:
@@ -145,13 +157,111 @@ def load_spec(path: str | Path) -> Spec:
     except (OSError, UnicodeDecodeError) as err:
         raise SpecError(str(path), f"cannot read it: {err}") from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
+    except RecursionError:
+        raise SpecError(str(path), "not valid YAML: nested too deeply") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "invalid YAML"
         raise SpecError(str(path), f"not valid YAML{where}: {problem}") from None
     return parse_spec(data, source=str(path))
+
+
+# A spec is a few dozen nodes. Anchors and aliases are fine (a shared `slo:` block), but what
+# they expand to is bounded: 364 bytes of nested aliases expand to billions of nodes, and the
+# checks (or the messages, which show the bad value) would walk them all.
+MAX_EXPANDED_NODES = 100_000
+# and so is nesting: the composer recurses once per level (900 levels: a RecursionError)
+MAX_DEPTH = 50
+# digits in a number: Python refuses to convert more than 4,300, slowly
+MAX_NUMBER_CHARS = 64
+
+
+def load_yaml(text: str) -> Any:
+    """``yaml.safe_load`` that refuses, cheaply and with a YAML error, documents deeper than
+    :data:`MAX_DEPTH`, expanding to more than :data:`MAX_EXPANDED_NODES` nodes through
+    aliases, or with numbers longer than :data:`MAX_NUMBER_CHARS` characters."""
+    loader = _bounded_loader()(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+@functools.cache
+def _bounded_loader() -> type:
+    import yaml
+    from yaml.composer import ComposerError
+    from yaml.constructor import ConstructorError
+
+    class BoundedLoader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            self.depth += 1
+            try:
+                if self.depth > MAX_DEPTH:
+                    mark = self.peek_event().start_mark
+                    problem = f"nested more than {MAX_DEPTH} levels deep"
+                    raise ComposerError(None, None, problem, mark)
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def compose_document(self) -> Any:
+            node = super().compose_document()
+            if node is not None and _expanded_size(node) > MAX_EXPANDED_NODES:
+                problem = f"anchors and aliases expand to more than {MAX_EXPANDED_NODES} values"
+                raise ComposerError(None, None, problem, node.start_mark)
+            return node
+
+        def construct_bounded_number(self, node: Any) -> Any:
+            if len(node.value) > MAX_NUMBER_CHARS:
+                problem = f"a number {len(node.value)} characters long"
+                raise ConstructorError(None, None, problem, node.start_mark)
+            if node.tag.endswith(":int"):
+                return self.construct_yaml_int(node)
+            return self.construct_yaml_float(node)
+
+    for tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+        BoundedLoader.add_constructor(tag, BoundedLoader.construct_bounded_number)
+    return BoundedLoader
+
+
+def _expanded_size(root: Any) -> int:
+    """How many nodes ``root`` stands for once every alias is expanded (each distinct node
+    is counted once per reference, computed once per node: linear in the document)."""
+    from yaml.nodes import CollectionNode
+
+    sizes: dict[int, int] = {}
+    stack: list[tuple[Any, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        if not isinstance(node, CollectionNode):
+            sizes[id(node)] = 1
+            continue
+        children = [
+            item for pair in node.value for item in (pair if isinstance(pair, tuple) else (pair,))
+        ]
+        if children_done:
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        else:
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _show(value: Any) -> str:
+    """A bad value, short: a message must not print a huge (or alias-expanded) value."""
+    import reprlib
+
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxlist, shown.maxdict, shown.maxstring, shown.maxother = 2, 4, 4, 60, 60
+    return shown.repr(value)
 
 
 def parse_spec(data: Any, *, source: str | None = None) -> Spec:
@@ -181,6 +291,7 @@ class _Parser:
                 "otlp_endpoint",
                 "retention_days",
                 "query_url",
+                "metrics_host",
             ),
         )
         services = tuple(
@@ -208,6 +319,7 @@ class _Parser:
             query_url=None
             if top.get("query_url") is None
             else self.url(top["query_url"], "query_url"),
+            metrics_host=self.bind_address(top.get("metrics_host", DOCKER_BRIDGE), "metrics_host"),
         )
         self.check_unique(spec)
         return spec
@@ -217,7 +329,7 @@ class _Parser:
             data,
             where,
             required=("name", "port", "metrics_port"),
-            optional=("slo", "version", "sampling_ratio"),
+            optional=("slo", "version", "sampling_ratio", "metrics_host"),
         )
         slo = item.get("slo")
         return Service(
@@ -225,11 +337,16 @@ class _Parser:
             port=self.port(item["port"], f"{where}.port"),
             metrics_port=self.port(item["metrics_port"], f"{where}.metrics_port"),
             slo=None if slo is None else self.slo(slo, f"{where}.slo"),
-            version=self.name(str(item.get("version", "0.0.0")), f"{where}.version"),
+            version=self.version(item.get("version"), f"{where}.version"),
             sampling_ratio=(
                 None
                 if item.get("sampling_ratio") is None
                 else self.ratio(item["sampling_ratio"], f"{where}.sampling_ratio")
+            ),
+            metrics_host=(
+                None
+                if item.get("metrics_host") is None
+                else self.bind_address(item["metrics_host"], f"{where}.metrics_host")
             ),
         )
 
@@ -263,9 +380,9 @@ class _Parser:
             data, where, required=("name", "host"), optional=("port", "latency_threshold_ms")
         )
         host = item["host"]
-        if not isinstance(host, str) or not HOST_RE.match(host):
+        if not isinstance(host, str) or not HOST_RE.fullmatch(host):
             raise SpecError(
-                f"{where}.host", f"must be a host name like api.example.com, got {host!r}"
+                f"{where}.host", f"must be a host name like api.example.com, got {_show(host)}"
             )
         return External(
             name=self.name(item["name"], f"{where}.name"),
@@ -284,10 +401,10 @@ class _Parser:
         if item.get("slack") is not None:
             s = self.mapping(item["slack"], f"{where}.slack", required=("channel", "api_url_file"))
             channel = s["channel"]
-            if not isinstance(channel, str) or not re.match(r"^#?[a-z0-9._-]{1,80}$", channel):
+            if not isinstance(channel, str) or not re.fullmatch(r"^#?[a-z0-9._-]{1,80}$", channel):
                 raise SpecError(
                     f"{where}.slack.channel",
-                    f"must be a Slack channel like #alerts, got {channel!r}",
+                    f"must be a Slack channel like #alerts, got {_show(channel)}",
                 )
             slack = SlackReceiver(
                 channel=channel,
@@ -315,7 +432,7 @@ class _Parser:
             )
         webhook = item.get("webhook_url")
         return Alerting(
-            webhook_url=None if webhook is None else self.url(webhook, f"{where}.webhook_url"),
+            webhook_url=None if webhook is None else self.send_url(webhook, f"{where}.webhook_url"),
             slack=slack,
             email=email,
         )
@@ -350,20 +467,29 @@ class _Parser:
 
     @staticmethod
     def name(value: Any, where: str) -> str:
-        if not isinstance(value, str) or not NAME_RE.match(value):
-            raise SpecError(where, f"{NAME_RULE}; got {value!r}")
+        if not isinstance(value, str) or not NAME_RE.fullmatch(value):
+            raise SpecError(where, f"{NAME_RULE}; got {_show(value)}")
         return value
+
+    def version(self, value: Any, where: str) -> str:
+        if value is None:
+            return "0.0.0"  # absent, or `version:` left empty
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(value)  # `version: 1.2` is meant as text
+        return self.name(value, where)
 
     @staticmethod
     def choice(value: Any, where: str, choices: tuple[str, ...]) -> str:
         if value not in choices:
-            raise SpecError(where, f"must be one of {', '.join(choices)}; got {value!r}")
+            raise SpecError(where, f"must be one of {', '.join(choices)}; got {_show(value)}")
         return str(value)
 
     @staticmethod
     def integer(value: Any, where: str, low: int, high: int) -> int:
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise SpecError(where, f"must be a whole number from {low} to {high}; got {value!r}")
+            raise SpecError(
+                where, f"must be a whole number from {low} to {high}; got {_show(value)}"
+            )
         return value
 
     def port(self, value: Any, where: str) -> int:
@@ -373,41 +499,74 @@ class _Parser:
     def percent(value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value < 100:
             raise SpecError(
-                where, f"must be a percentage above 0 and below 100, like 99.9; got {value!r}"
+                where, f"must be a percentage above 0 and below 100, like 99.9; got {_show(value)}"
             )
         return float(value)
 
     @staticmethod
     def ratio(value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
-            raise SpecError(where, f"must be a ratio from 0 to 1, like 0.25; got {value!r}")
+            raise SpecError(where, f"must be a ratio from 0 to 1, like 0.25; got {_show(value)}")
         return float(value)
 
     @staticmethod
     def url(value: Any, where: str) -> str:
-        if not isinstance(value, str) or not URL_RE.match(value):
-            raise SpecError(where, f"must be an http:// or https:// URL; got {value!r}")
+        if not isinstance(value, str) or not URL_RE.fullmatch(value):
+            raise SpecError(where, f"must be an http:// or https:// URL; got {_show(value)}")
         return value
+
+    def send_url(self, value: Any, where: str) -> str:
+        """A URL something sends to: ``0.0.0.0`` is where a server listens, not an address."""
+        from obskit.stack.host_gateway import is_unspecified, url_host
+
+        url = self.url(value, where)
+        if is_unspecified(url_host(url)):
+            raise SpecError(
+                where,
+                f"{url_host(url)} is an address to listen on, not to send to; give the"
+                " receiver's address (127.0.0.1 for one on this host)",
+            )
+        return url
+
+    @staticmethod
+    def bind_address(value: Any, where: str) -> str:
+        import ipaddress
+
+        if value == DOCKER_BRIDGE:
+            return value
+        try:
+            return str(ipaddress.ip_address(str(value).strip("[]")))
+        except ValueError:
+            raise SpecError(
+                where,
+                f"must be {DOCKER_BRIDGE} or an IP address to listen on, like 0.0.0.0 or"
+                f" 127.0.0.1; got {value!r}",
+            ) from None
 
     @staticmethod
     def path(value: Any, where: str) -> str:
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._/-]{1,255}$", value):
+        if not isinstance(value, str) or not re.fullmatch(r"^[A-Za-z0-9._/-]{1,255}$", value):
             raise SpecError(
                 where,
-                f"must be a file path of letters, digits, '.', '_', '-' and '/'; got {value!r}",
+                "must be a file path of letters, digits, '.', '_', '-' and '/'; "
+                f"got {_show(value)}",
             )
         return value
 
     @staticmethod
     def email(value: Any, where: str) -> str:
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$", value):
-            raise SpecError(where, f"must be an e-mail address; got {value!r}")
+        if not isinstance(value, str) or not re.fullmatch(
+            r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+$", value
+        ):
+            raise SpecError(where, f"must be an e-mail address; got {_show(value)}")
         return value
 
     @staticmethod
     def smarthost(value: Any, where: str) -> str:
-        if not isinstance(value, str) or not re.match(r"^[A-Za-z0-9.-]+:\d{1,5}$", value):
-            raise SpecError(where, f"must be host:port, like smtp.example.com:587; got {value!r}")
+        if not isinstance(value, str) or not re.fullmatch(r"^[A-Za-z0-9.-]+:\d{1,5}$", value):
+            raise SpecError(
+                where, f"must be host:port, like smtp.example.com:587; got {_show(value)}"
+            )
         return value
 
     @staticmethod
@@ -415,20 +574,31 @@ class _Parser:
         seen_names: set[str] = set()
         for i, svc in enumerate(spec.services):
             if svc.name in seen_names:
-                raise SpecError(f"services[{i}].name", f"duplicate service name {svc.name!r}")
+                raise SpecError(f"services[{i}].name", f"duplicate service name {_show(svc.name)}")
             if svc.name in RESERVED_NAMES:
                 raise SpecError(
                     f"services[{i}].name",
-                    f"{svc.name!r} is the name of a component of the stack; pick another name",
+                    f"{_show(svc.name)} is the name of a component of the stack; pick another name",
                 )
             seen_names.add(svc.name)
         for i, ext in enumerate(spec.external):
             if ext.name in seen_names:
                 raise SpecError(
-                    f"external[{i}].name", f"{ext.name!r} is already a service or external name"
+                    f"external[{i}].name",
+                    f"{_show(ext.name)} is already a service or external name",
                 )
             seen_names.add(ext.name)
         ports: dict[int, str] = {}
+        stack_ports = published(spec.traces_backend)
+        for i, svc in enumerate(spec.services):
+            for key in ("port", "metrics_port"):
+                port = getattr(svc, key)
+                if port in stack_ports:
+                    raise SpecError(
+                        f"services[{i}].{key}",
+                        f"port {port} is published by the stack ({stack_ports[port]}); "
+                        "the service cannot listen on it too: pick another port",
+                    )
         for i, svc in enumerate(spec.services):
             for key in ("port", "metrics_port"):
                 port = getattr(svc, key)

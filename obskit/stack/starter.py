@@ -57,9 +57,17 @@ EXAMPLES: tuple[tuple[str, str, dict[str, Any]], ...] = (
         },
     ),
     (
+        "metrics_host",
+        "Where `obskit instrument` serves /metrics: docker-bridge (the default: the docker0\n"
+        "address, which Prometheus in Docker reaches as host.docker.internal on Linux), or an\n"
+        "IP: 0.0.0.0 (every interface, your network too), 127.0.0.1 (Docker Desktop only).",
+        {"metrics_host": "docker-bridge"},
+    ),
+    (
         "alerting",
         "Where alerts go: a webhook, and optionally Slack and e-mail. Secrets are read from\n"
-        "files (paths relative to the output directory), never written here.",
+        "files (paths relative to the output directory), never written here. A URL on\n"
+        "127.0.0.1 means this host: Alertmanager's container uses host.docker.internal.",
         {
             "alerting": {
                 "webhook_url": "http://127.0.0.1:5001/alerts",

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from obskit.stack import ports
 from obskit.stack.spec import Spec
 
 TEMPO_CONFIG = "tempo/tempo.yaml"
 JAEGER_CONFIG = "jaeger/jaeger.yaml"
 
-OTLP_GRPC_PORT = 4317
-TEMPO_HTTP_PORT = 3200
-JAEGER_UI_PORT = 16686
+OTLP_GRPC_PORT = ports.OTLP_GRPC
+TEMPO_HTTP_PORT = ports.TEMPO_HTTP
+JAEGER_UI_PORT = ports.JAEGER_UI
 JAEGER_HEALTH_PORT = 13133
 TEMPO_DATA = "/var/tempo"  # owned by the image's tempo user (uid 10001)
 JAEGER_DATA = "/tmp"  # the jaeger image's only writable volume for uid 10001

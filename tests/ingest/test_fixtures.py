@@ -21,7 +21,6 @@ COUNTS = [
     ("jaeger-v1-ui-format_edge-cases_ui_01.json", "jaeger-json", 5, 2, 1),
     ("jaeger-apiv3_get-trace_hotrod_40spans.json", "jaeger-api-v3", 40, 6, 1),
     ("jaeger-apiv3_get-trace_snapshot_hex-ids.json", "jaeger-api-v3", 1, 0, 1),
-    ("jaeger-apiv3_get-trace_snapshot_v1.53_base64-ids.json", "jaeger-api-v3", 1, 0, 1),
     ("tempo-v1_api-traces_bookinfo_8spans.json", "tempo-v1", 8, 5, 1),
     ("otlp-json_spec-example_1span.json", "otlp-json", 1, 1, 1),
     ("otlp-file-exporter_oteldemo_mixed-signals.jsonl", "otlp-jsonl", 547, 8, 141),
@@ -159,9 +158,24 @@ def test_hotrod_api_v3() -> None:
     assert first.references[0].span_id == "c8d93156b47cd010"
 
 
+V1_53 = "jaeger-apiv3_get-trace_snapshot_v1.53_base64-ids.json"
+# Jaeger <= 1.53 wrote Go's zero time as uint64: 11651379494838206464 ns, past int64 (2262)
+V1_53_TIME = "11651379494838206464"
+
+
+def test_the_v1_53_snapshots_zero_time_is_refused_with_one_line() -> None:
+    with pytest.raises(InputError) as err:
+        read_trace(FIXTURES / V1_53)
+    assert str(err.value) == (
+        f"result.resourceSpans[0].scopeSpans[0].spans[0].startTimeUnixNano: '{V1_53_TIME}' is "
+        "out of range: the latest time obskit holds is 2262-04-11T23:47:16Z (2^63-1 ns)"
+    )
+
+
 def test_api_v3_hex_and_base64_snapshots_read_alike() -> None:
     hexed = read_trace(FIXTURES / "jaeger-apiv3_get-trace_snapshot_hex-ids.json")
-    b64 = read_trace(FIXTURES / "jaeger-apiv3_get-trace_snapshot_v1.53_base64-ids.json")
+    # the same span with a time the model holds
+    b64 = read_trace((FIXTURES / V1_53).read_bytes().replace(V1_53_TIME.encode(), b"1000"))
     [h] = hexed.spans
     [b] = b64.spans
     assert (h.trace_id, h.span_id) == ("0" * 31 + "1", "0" * 15 + "2")
@@ -170,7 +184,7 @@ def test_api_v3_hex_and_base64_snapshots_read_alike() -> None:
     assert h.status is b.status is StatusCode.ERROR  # 2 and "STATUS_CODE_ERROR"
     assert h.service == b.service == UNKNOWN_SERVICE  # empty resource
     assert b.references == ()  # "parentSpanId": "" is a root
-    assert b.start_ns == 11651379494838206464  # beyond int64: uint64 kept exactly
+    assert b.start_ns == 1000
 
 
 def test_tempo_v1_bookinfo() -> None:
