@@ -21,18 +21,27 @@ class Tool:
     install_hint: str
     required: bool = True  # a missing required tool fails the run unless --allow-missing
     python_module: str = ""  # run as `python -m MODULE` when importable next to obskit
+    # A pinned server's binary: the pinned version from obskit's server cache (or the version
+    # built instead where the pinned one cannot be), else PATH; the check reports which ran.
+    server_binary: bool = False
 
     def command(self) -> list[str] | None:
         """The argv prefix that runs the tool, or None when it is not installed."""
         if self.python_module:
             found_module = importlib.util.find_spec(self.python_module) is not None
             return [sys.executable, "-m", self.python_module] if found_module else None
+        if self.server_binary:
+            from obskit.stack.servers import find_binary
+
+            binary = find_binary(self.name, stand_in=True)
+            return [str(binary)] if binary else None
         found = shutil.which(self.name)
         return [found] if found else None
 
 
-PROMTOOL = Tool("promtool", "apt-get install prometheus")
-AMTOOL = Tool("amtool", "apt-get install prometheus-alertmanager")
+# The pinned versions (the server cache) come first; Debian's packages are the fallback.
+PROMTOOL = Tool("promtool", "apt-get install prometheus", server_binary=True)
+AMTOOL = Tool("amtool", "apt-get install prometheus-alertmanager", server_binary=True)
 # Its bundled compose-spec schema is used in-process; it must be importable next to obskit.
 CHECK_JSONSCHEMA = Tool(
     "check-jsonschema", "pip install check-jsonschema", python_module="check_jsonschema"
