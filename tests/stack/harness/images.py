@@ -9,36 +9,31 @@ Prometheus and Alertmanager are busybox images running as ``nobody``; Jaeger is 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-CACHE_ENV = "OBSKIT_SERVERS_CACHE"
+from obskit.stack import servers
+
 NOBODY = (65534, 65534)
 IMAGE_USER = (10001, 10001)
 BUSYBOX = frozenset({"sh", "wget"})
-BUILD_HINT = "build them with tests/stack/peers/build"
 
 
 @dataclass(frozen=True)
 class Image:
-    server: str  # cache folder name before the version: prometheus, otelcol-contrib
-    binary: str  # file in that folder
+    server: str  # the built server (obskit.stack.servers.SERVERS): prometheus, otelcol-contrib
+    binary: str  # which of its binaries the image runs
     entrypoint: str  # where the image keeps it
     user: tuple[int, int]
     workdir: str = "/"
     # Paths in the image a named volume is created from: (uid, gid, mode), copied as Docker does.
     owned: dict[str, tuple[int, int, int]] = field(default_factory=dict)
     tools: frozenset[str] = frozenset()  # programs on the image's PATH
-    version_prefix: str = "v"  # cache folders are named <server>-v<version> except the Collector
-
-    def folder(self, tag: str) -> str:
-        return f"{self.server}-{self.version_prefix}{tag.removeprefix('v')}"
 
 
 IMAGES: dict[str, Image] = {
     "otel/opentelemetry-collector-contrib": Image(
-        "otelcol-contrib", "otelcol", "/otelcol-contrib", IMAGE_USER, version_prefix=""
+        "otelcol-contrib", "otelcol", "/otelcol-contrib", IMAGE_USER
     ),
     "grafana/tempo": Image(
         "tempo", "tempo", "/tempo", IMAGE_USER, owned={"/var/tempo": (*IMAGE_USER, 0o700)}
@@ -72,8 +67,14 @@ IMAGES: dict[str, Image] = {
 }
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "obskit" / "servers")
+@dataclass(frozen=True)
+class Located:
+    """The binary to run for an image: the pinned version from the build cache, or the
+    version built instead (``stand_in`` says which and why), or none (``not_run`` says why)."""
+
+    path: Path | None
+    stand_in: str = ""
+    not_run: str = ""
 
 
 def image_of(image_ref: str) -> Image | None:
@@ -81,14 +82,36 @@ def image_of(image_ref: str) -> Image | None:
     return IMAGES.get(repository.removeprefix("docker.io/"))
 
 
-def binary_path(image_ref: str) -> Path:
-    """Where the build script leaves the binary of ``image_ref`` (it may not exist yet)."""
+def locate(image_ref: str) -> Located:
     image = image_of(image_ref)
     if image is None:
-        raise KeyError(f"no buildable server for {image_ref}")
+        return Located(None, not_run=f"no buildable server for {image_ref}")
+    server = servers.SERVERS[image.server]
     tag = image_ref.rpartition(":")[2]
-    return cache_dir() / image.folder(tag) / image.binary
+    if tag.removeprefix("v") != server.version.removeprefix("v"):
+        return Located(None, not_run=f"{image_ref} is not the pinned {server.version}")
+    pinned = servers.cached_binary(image.binary)
+    if pinned is not None:
+        return Located(pinned)
+    why_not = servers.why_not_buildable(server)
+    found = servers.cached_binary(image.binary, stand_in=True)
+    if found is not None:
+        return Located(found, stand_in=f"{server.name} {server.stand_in} stands in for "
+                                       f"{server.version}: {why_not}")  # fmt: skip
+    if why_not:
+        return Located(None, not_run=f"{server.name} {server.version} cannot be built here: "
+                                     f"{why_not}")  # fmt: skip
+    return Located(None)
 
 
 def missing_binaries(image_refs: list[str]) -> list[str]:
-    return [str(binary_path(ref)) for ref in image_refs if not binary_path(ref).is_file()]
+    """Buildable servers whose binaries are not in the cache (``tests/stack/peers/build``)."""
+    missing = []
+    for ref in image_refs:
+        image, found = image_of(ref), locate(ref)
+        if image is not None and found.path is None and not found.not_run:
+            server = servers.SERVERS[image.server]
+            missing.append(
+                f"{image.binary} {server.version} (tests/stack/peers/build {server.name})"
+            )
+    return missing

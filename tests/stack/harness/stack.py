@@ -28,7 +28,7 @@ from pathlib import Path
 
 from tests.stack.harness import network
 from tests.stack.harness.container import Container, _die_with_parent
-from tests.stack.harness.images import BUILD_HINT, binary_path, image_of
+from tests.stack.harness.images import image_of, locate, missing_binaries
 from tests.stack.harness.project import HOST_GATEWAY, Project, Published, load_project
 
 TOOLS = ("ip", "nsenter", "unshare", "setpriv", "socat", "chroot")
@@ -45,10 +45,7 @@ def missing_requirements(image_refs: list[str]) -> list[str]:
     if os.geteuid() != 0:
         found.append("root (network and mount namespaces)")
     found += [f"{tool} ({TOOLS_HINT})" for tool in TOOLS if shutil.which(tool) is None]
-    found += [
-        f"{binary_path(ref)} ({BUILD_HINT})" for ref in image_refs if not binary_path(ref).is_file()
-    ]
-    return found
+    return found + missing_binaries(image_refs)
 
 
 @dataclass
@@ -69,7 +66,8 @@ class Stack:
     project: Project | None = None
     containers: dict[str, Container] = field(default_factory=dict)
     forwarders: list[subprocess.Popen[bytes]] = field(default_factory=list)
-    not_run: dict[str, str] = field(default_factory=dict)
+    not_run: dict[str, str] = field(default_factory=dict)  # service -> why
+    notes: list[str] = field(default_factory=list)  # where the run differs from compose's
     bridge: network.Bridge | None = None
 
     @classmethod
@@ -109,21 +107,27 @@ class Stack:
         assert self.bridge is not None and self.project is not None
         runnable = []
         for service in self.project.start_order():
-            image = image_of(service.image)
-            if image is None:
-                self.not_run[service.name] = f"no buildable server for {service.image}"
+            image, found = image_of(service.image), locate(service.image)
+            if image is None or found.path is None:
+                if not found.not_run:
+                    raise HarnessError(f"{service.name}: {missing_binaries([service.image])}")
+                self.not_run[service.name] = found.not_run
                 continue
-            runnable.append((service, image))
-        for index, (service, image) in enumerate(runnable):
+            if found.stand_in:
+                self.notes.append(f"{service.name}: {found.stand_in}")
+            runnable.append((service, image, found.path))
+        for index, (service, image, binary) in enumerate(runnable):
             ns = network.add_namespace(self.bridge, service.name, index)
             self.containers[service.name] = Container(
-                service, image, binary_path(service.image), ns, self.workdir / service.name
+                service, image, binary, ns, self.workdir / service.name
             )
         names = {name: c.namespace.address for name, c in self.containers.items()}
         for name, container in self.containers.items():
             for dep, condition in container.service.depends_on.items():
                 if dep in self.not_run:
-                    raise HarnessError(f"{name} depends on {dep}, which the harness cannot run")
+                    self.notes.append(f"{name} started without {dep} ({condition}): "
+                                      f"{dep} is not run, {self.not_run[dep]}")  # fmt: skip
+                    continue
                 if condition == "service_healthy":
                     self._wait_healthy(dep, healthy_timeout)
             container.start(self._hosts(container, names), self.workdir / "volumes")
