@@ -84,12 +84,13 @@ class Live:
 # --- the stack ----------------------------------------------------------------------------
 
 
-def write_spec(workdir: Path, backend: str, bind: str, metrics_host: str) -> Path:
+def write_spec(workdir: Path, backend: str, bind: str, metrics_host: str | None) -> Path:
     """The demo shop's spec for ``backend``: free ports on the host, the webhook on a free
     port, the metrics endpoints on ``metrics_host``, OTLP to the Collector published on ``bind``."""
     raw = yaml.safe_load(DEMO_SPEC_PATH.read_text(encoding="utf-8"))
     raw["traces_backend"] = backend
-    raw["metrics_host"] = metrics_host
+    if metrics_host:
+        raw["metrics_host"] = metrics_host
     for service in raw["services"]:
         service["port"], service["metrics_port"] = free_port(), free_port()
     for external in raw["external"]:
@@ -113,6 +114,20 @@ def compress_time(stack_dir: Path, spec: Spec) -> None:
     am = stack_dir / "alertmanager" / "alertmanager.yml"
     config = yaml.safe_load(am.read_text(encoding="utf-8"))
     am.write_text(serialize(am, _fast_routes(config)), encoding="utf-8")
+
+
+def generate(spec_path: Path, stack_dir: Path) -> Path:
+    """``obskit init``, as a user runs it."""
+    init = subprocess.run(
+        [sys.executable, "-m", "obskit", "init", "--spec", str(spec_path), "--out", str(stack_dir)],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stdout + init.stderr
+    return stack_dir
+
+
+def stack_dir_image(stack_dir: Path, service: str) -> str:
+    return load_project(stack_dir).services[service].image
 
 
 def loopback_bind(stack_dir: Path) -> str:
@@ -160,12 +175,7 @@ def live(
     try:
         # The services listen on the host's side of the bridge, as on docker0 with Docker.
         spec_path = write_spec(workdir, backend, "127.0.0.1", stack.host_ip)
-        init = subprocess.run(
-            [sys.executable, "-m", "obskit", "init", "--spec", str(spec_path),
-             "--out", str(stack_dir)],
-            capture_output=True, text=True, timeout=120, cwd=REPO,
-        )  # fmt: skip
-        assert init.returncode == 0, init.stdout + init.stderr
+        generate(spec_path, stack_dir)
         require([s.image for s in load_project(stack_dir).services.values() if s.name != "grafana"])
         bind = loopback_bind(stack_dir)
         if bind != "127.0.0.1":  # the shop sends OTLP where the Collector is published
@@ -199,13 +209,7 @@ def _url(bind: str, port: int) -> str:
 
 
 def _set_gateway_latency(shop: Any, latency_ms: float) -> None:
-    gateway = shop.member(GATEWAY)
-    request = urllib.request.Request(
-        f"{gateway.url}/admin/faults", json.dumps({"latency_ms": latency_ms}).encode(),
-        {"Content-Type": "application/json"},
-    )  # fmt: skip
-    with urllib.request.urlopen(request, timeout=5):
-        pass
+    post_json(f"{shop.member(GATEWAY).url}/admin/faults", {"latency_ms": latency_ms})
 
 
 def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10) -> Any:
@@ -213,6 +217,14 @@ def get_json(url: str, params: dict[str, Any] | None = None, timeout: float = 10
         url = f"{url}?{urllib.parse.urlencode(params)}"
     with urllib.request.urlopen(url, timeout=timeout) as resp:
         return json.load(resp)
+
+
+def post_json(url: str, body: Any) -> None:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 def query(prometheus: str, expr: str) -> list[dict[str, Any]]:
@@ -381,29 +393,26 @@ def _without_data(live: Live, exprs: list[str]) -> list[str]:
 
 def test_the_gateway_alert_and_the_watchdog_reach_the_webhook(live: Live) -> None:
     assert live.calm_alerts == [], f"{ALERT} fired before the gateway slowed: {live.calm_alerts}"
-    deadline = time.monotonic() + ALERT_TIMEOUT_S
     wanted = {ALERT, rules.ALERT_WATCHDOG}
-    while time.monotonic() < deadline:
-        arrived = {a["labels"]["alertname"] for a in live.inbox.firing().values()}
-        if wanted <= arrived:
-            break
-        time.sleep(1)
-    else:
-        pytest.fail(why_no_alert(live, wanted - arrived), pytrace=False)
+    missing = wait_for_alerts(live.inbox, wanted, ALERT_TIMEOUT_S)
+    if missing:
+        pytest.fail(why_no_alert(live.stack, live.prometheus, live.inbox, missing), pytrace=False)
     alert = next(a for a in live.inbox.firing().values() if a["labels"]["alertname"] == ALERT)
     assert alert["labels"]["service"] == GATEWAY
     assert alert["labels"]["severity"] in ("page", "ticket")
     assert GATEWAY in alert["annotations"]["summary"]
 
 
-def why_no_alert(live: Live, missing: set[str]) -> str:
+def why_no_alert(stack: Stack, prometheus: str, inbox: AlertInbox, missing: set[str]) -> str:
     """Which part of the way from Prometheus to the webhook broke, in words."""
-    receiver = f"{live.stack.host_ip}:{live.inbox.url.rsplit(':', 1)[1].split('/')[0]}"
+    assert stack.project is not None
+    receiver = f"{stack.host_ip}:{urllib.parse.urlsplit(inbox.url).port}"
     lines = [
         f"{', '.join(sorted(missing))} never reached the webhook receiver on the host "
-        f"({receiver}, host.docker.internal in the containers) within {ALERT_TIMEOUT_S:g} s."
+        f"({receiver}, host.docker.internal in the containers)."
     ]
-    am_config = yaml.safe_load((live.stack_dir / "alertmanager" / "alertmanager.yml").read_text())
+    am_path = stack.project.directory / "alertmanager" / "alertmanager.yml"
+    am_config = yaml.safe_load(am_path.read_text(encoding="utf-8"))
     urls = sorted({
         hook["url"]
         for receiver_body in am_config.get("receivers", [])
@@ -411,23 +420,98 @@ def why_no_alert(live: Live, missing: set[str]) -> str:
     })  # fmt: skip
     for url in urls:
         host = urllib.parse.urlsplit(url).hostname or ""
-        if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        if host in ("localhost", "::1") or host.startswith("127."):
             lines.append(
                 f"Alertmanager posts to {url}: a loopback address, which inside the alertmanager "
                 "container is the container itself, not the host. Generate "
                 "host.docker.internal (with extra_hosts: host.docker.internal:host-gateway)."
             )
         elif host == "host.docker.internal":
-            am = live.stack.containers["alertmanager"].service
+            am = stack.containers["alertmanager"].service
             if am.extra_hosts.get(host) != "host-gateway":
                 lines.append(
                     f"Alertmanager posts to {url}, but the alertmanager service has no "
                     "extra_hosts: host.docker.internal:host-gateway, so the name does not resolve."
                 )
     for name in sorted(missing):
-        fired = _firing(live.prometheus, name)
+        fired = _firing(prometheus, name)
         lines.append(f"Prometheus: {name} {'is firing' if fired else 'is not firing'}.")
-    log = live.stack.containers["alertmanager"].log_tail(200).splitlines()
+    failed = failed_webhook_notifications(stack)
+    lines.append(f"Alertmanager: {failed:g} webhook requests failed.")
+    log = stack.containers["alertmanager"].log_tail(200).splitlines()
     notify = [line for line in log if "notify" in line.lower() and "level=" in line][-2:]
     lines += [f"Alertmanager log: {line}" for line in notify]
     return "\n".join(lines)
+
+
+def failed_webhook_notifications(stack: Stack) -> float:
+    """Alertmanager's own count (its /metrics, inside the compose network)."""
+    url = f"http://{stack.address('alertmanager')}:9093/metrics"
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        text = resp.read().decode()
+    prefix = 'alertmanager_notification_requests_failed_total{integration="webhook"'
+    return sum(
+        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
+    )
+
+
+def wait_for_alerts(inbox: AlertInbox, wanted: set[str], timeout: float) -> set[str]:
+    """The alert names of ``wanted`` that did not arrive firing within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = wanted - {a["labels"]["alertname"] for a in inbox.firing().values()}
+        if not missing or time.monotonic() > deadline:
+            return missing
+        time.sleep(1)
+
+
+def test_a_loopback_webhook_url_fails_with_a_message_that_says_so(tmp_path: Path) -> None:
+    """Broken on purpose: the webhook URL as the spec gives it (127.0.0.1, the host's
+    loopback), not as a container reaches the host. The Watchdog, which fires at once, never
+    arrives, and the failure message of the test above names the loopback URL."""
+    require([])
+    stack = Stack.open(tmp_path / "run")
+    inbox = None
+    try:
+        spec_path = write_spec(tmp_path, "tempo", "127.0.0.1", None)  # no services run here
+        stack_dir = generate(spec_path, tmp_path / "stack")
+        require(
+            [stack_dir_image(stack_dir, "prometheus"), stack_dir_image(stack_dir, "alertmanager")]
+        )
+        spec = load_spec(spec_path)
+        compress_time(stack_dir, spec)
+        am = stack_dir / "alertmanager" / "alertmanager.yml"
+        config = yaml.safe_load(am.read_text(encoding="utf-8"))
+        for receiver in config["receivers"]:
+            for hook in receiver.get("webhook_configs", []):
+                hook["url"] = spec.alerting.webhook_url
+        am.write_text(serialize(am, config), encoding="utf-8")
+        bind = loopback_bind(stack_dir)
+        stack.up(stack_dir, {"OBSKIT_BIND": bind}, services=["prometheus"])
+        inbox = AlertInbox(
+            host=stack.host_ip, port=urllib.parse.urlsplit(spec.alerting.webhook_url).port
+        )
+        inbox.start()
+        # Prometheus' first notification goes out before it has found Alertmanager and is
+        # resent a minute later; post the Watchdog as Prometheus would, not to wait for it.
+        watchdog = {rules.ALERT_WATCHDOG}
+        deadline = time.monotonic() + DATA_TIMEOUT_S
+        while not (firing := _firing(_url(bind, 9090), rules.ALERT_WATCHDOG)):
+            assert time.monotonic() < deadline, "Prometheus does not fire the Watchdog"
+            time.sleep(0.5)
+        labels = {
+            k: v for k, v in firing[0]["metric"].items() if k not in ("__name__", "alertstate")
+        }
+        post_json(f"{_url(bind, 9093)}/api/v2/alerts", [{"labels": labels}])
+        deadline = time.monotonic() + 30
+        while failed_webhook_notifications(stack) == 0 and time.monotonic() < deadline:
+            time.sleep(0.5)  # until Alertmanager has tried to deliver it
+        assert wait_for_alerts(inbox, watchdog, 0) == watchdog, "the Watchdog arrived anyway"
+        message = why_no_alert(stack, _url(bind, 9090), inbox, watchdog)
+        assert f"Alertmanager posts to {spec.alerting.webhook_url}: a loopback address" in message
+        assert "Prometheus: Watchdog is firing." in message
+        assert "Alertmanager: 0 webhook" not in message, message
+    finally:
+        if inbox is not None:
+            inbox.stop()
+        stack.down()

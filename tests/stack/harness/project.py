@@ -85,8 +85,8 @@ class Project:
     directory: Path
     services: Mapping[str, Service] = field(default_factory=dict)
 
-    def start_order(self) -> list[Service]:
-        """Dependencies first, as ``compose up`` starts them."""
+    def start_order(self, only: list[str] | None = None) -> list[Service]:
+        """Dependencies first, as ``compose up [SERVICE...]`` starts them."""
         done: dict[str, Service] = {}
 
         def visit(name: str, path: tuple[str, ...]) -> None:
@@ -99,7 +99,7 @@ class Project:
                 visit(dep, (*path, name))
             done[name] = service
 
-        for name in self.services:
+        for name in only or self.services:
             visit(name, ())
         return list(done.values())
 

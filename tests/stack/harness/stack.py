@@ -93,20 +93,27 @@ class Stack:
         self,
         directory: Path,
         env: Mapping[str, str] | None = None,
+        services: list[str] | None = None,
         healthy_timeout: float | None = None,
     ) -> None:
-        """Start the compose project in ``directory`` (``env`` as the shell's environment)."""
+        """``compose up --wait [services...]`` for the project in ``directory``, with ``env``
+        as the shell's environment: returns when every service whose image can run its
+        healthcheck is healthy."""
         self.project = load_project(directory, env)
         try:
-            self._up(healthy_timeout)
+            self._up(services, healthy_timeout)
+            for name, container in self.containers.items():
+                check = container.service.healthcheck
+                if check is not None and container.can_run(check) is None:
+                    self._wait_healthy(name, healthy_timeout)
         except BaseException:
             self.down()
             raise
 
-    def _up(self, healthy_timeout: float | None) -> None:
+    def _up(self, services: list[str] | None, healthy_timeout: float | None) -> None:
         assert self.bridge is not None and self.project is not None
         runnable = []
-        for service in self.project.start_order():
+        for service in self.project.start_order(services):
             image, found = image_of(service.image), locate(service.image)
             if image is None or found.path is None:
                 if not found.not_run:
