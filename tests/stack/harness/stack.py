@@ -117,7 +117,8 @@ class Stack:
             image, found = image_of(service.image), locate(service.image)
             if image is None or found.path is None:
                 if not found.not_run:
-                    raise HarnessError(f"{service.name}: {missing_binaries([service.image])}")
+                    missing = "; ".join(missing_binaries([service.image]))
+                    raise HarnessError(f"{service.name}: no binary for {service.image}: {missing}")
                 self.not_run[service.name] = found.not_run
                 continue
             if found.stand_in:
