@@ -27,6 +27,7 @@ ALERTMANAGER = shutil.which("prometheus-alertmanager")
 def amtool() -> str:
     return require_pinned("amtool")
 
+
 WITH_SECRETS = parse_spec(
     {
         **SPEC_DATA["one-service"],
