@@ -29,8 +29,9 @@ def validate(directory: str, allow_missing: bool, run_servers: bool) -> None:
     compose-spec schema (check-jsonschema) and docker-compose config when installed, then
     obskit's own cross-checks. With --run, the Collector, Tempo or Jaeger judge their own
     configs too. promtool, amtool and the servers are the versions the stack pins when
-    obskit's server cache has them, else those on PATH. Exits 1 if a check fails or a required validator is missing
-    (unless --allow-missing), 2 if DIRECTORY holds no generated stack.
+    obskit's server cache has them, else those on PATH. Exits 1 if a check fails or a
+    required validator is missing (unless --allow-missing), 2 if DIRECTORY holds no
+    generated stack.
     """
     from rich.console import Console
     from rich.table import Table

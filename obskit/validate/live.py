@@ -249,7 +249,8 @@ def started_check(config_rel: str, service: str, launch_of: LaunchFunc):
             problem = start_for_a_while(argv, launch, Path(tmp) / "server.log")
         if problem:
             return failed(f"{config_rel}: {problem}")
-        return passed(f"started and ready on loopback, then stopped ({version_note(argv, stack, service)})")
+        note = version_note(argv, stack, service)
+        return passed(f"started and ready on loopback, then stopped ({note})")
 
     return check
 
