@@ -1,8 +1,8 @@
 """One compose service as a process that sees what its container would see.
 
 The process runs in the service's network namespace and in a mount namespace of its own,
-chrooted into an overlay of the host's root (writes land in a throw-away upper layer, never on
-the host). Into that root go, as Docker would put them: the server binary at the image's
+chrooted into an overlay of the host's root (writes land in an upper layer on a tmpfs of that
+mount namespace, gone with the process, never on the host). Into that root go, as Docker would put them: the server binary at the image's
 entrypoint path, every volume of the compose file at its in-container path (``:ro`` read-only),
 fresh directories for named volumes with the image's ownership, and generated ``/etc/hosts``
 and ``/etc/resolv.conf``. It runs as the image's user, from the image's working directory, with
@@ -39,7 +39,7 @@ class Container:
     image: Image
     binary: Path
     namespace: Namespace
-    workdir: Path  # the harness' own folder for this service (upper layer, volumes, log)
+    workdir: Path  # the harness' own folder for this service (start script, hosts, log)
     proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,7 +51,7 @@ class Container:
         return self.workdir / "output.log"
 
     def start(self, hosts: dict[str, str], volumes_dir: Path) -> None:
-        for sub in ("root", "upper", "work", "etc"):
+        for sub in ("root", "layer", "etc"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
         (self.workdir / "etc" / "hosts").write_text(_hosts_text(hosts), encoding="utf-8")
         (self.workdir / "etc" / "resolv.conf").write_text(RESOLV_CONF, encoding="utf-8")
@@ -70,9 +70,12 @@ class Container:
         """The mounts, then the server: one shell script, readable in the run's folder."""
         root = str(self.root)
         q = shlex.quote
+        layer = q(str(self.workdir / "layer"))
         lines = [
-            f"mount -t overlay overlay -o lowerdir=/,upperdir={q(str(self.workdir / 'upper'))},"
-            f"workdir={q(str(self.workdir / 'work'))} {q(root)}",
+            # tmpfs takes an overlay's upper layer whatever the host's root is (ext4, overlay)
+            f"mount -t tmpfs -o mode=0755 layer {layer} && mkdir {layer}/upper {layer}/work",
+            f"mount -t overlay overlay -o lowerdir=/,upperdir={layer}/upper,"
+            f"workdir={layer}/work {q(root)}",
             *(f"mount --rbind /{d} {q(root)}/{d}" for d in ("proc", "dev", "sys")),
         ]
 
