@@ -179,7 +179,9 @@ def live(
         require([s.image for s in load_project(stack_dir).services.values() if s.name != "grafana"])
         bind = loopback_bind(stack_dir)
         if bind != "127.0.0.1":  # the shop sends OTLP where the Collector is published
-            spec_path = write_spec(workdir, backend, bind, stack.host_ip)
+            raw = yaml.safe_load(spec_path.read_text(encoding="utf-8"))
+            raw["otlp_endpoint"] = f"http://{bind}:4318"
+            spec_path.write_text(serialize(spec_path, raw), encoding="utf-8")
         spec = load_spec(spec_path)
         compress_time(stack_dir, spec)
         stack.up(stack_dir, {"OBSKIT_BIND": bind})
