@@ -20,6 +20,7 @@ from pathlib import Path
 from demo_services.common import PORT_ENV, url_env
 from obskit.demo.processes import Supervisor
 from obskit.errors import InputError
+from obskit.instrument.settings import bind_address, reachable_host
 from obskit.stack.spec import Spec, load_spec
 
 HERE = Path(__file__).resolve().parent
@@ -45,6 +46,7 @@ class Member:
     module: str
     port: int
     metrics_port: int | None  # None: not instrumented (the gateway)
+    metrics_host: str = HOST  # where `obskit instrument` serves its metrics (spec: metrics_host)
 
     @property
     def url(self) -> str:
@@ -52,7 +54,10 @@ class Member:
 
     @property
     def metrics_url(self) -> str | None:
-        return None if self.metrics_port is None else f"http://{HOST}:{self.metrics_port}/metrics"
+        if self.metrics_port is None:
+            return None
+        host = reachable_host(self.metrics_host)
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.metrics_port}/metrics"
 
 
 def members(spec: Spec) -> list[Member]:
@@ -69,7 +74,8 @@ def members(spec: Spec) -> list[Member]:
     for name, module in MODULES.items():
         svc = spec.service(name)
         assert svc is not None
-        found.append(Member(name, module, svc.port, svc.metrics_port))
+        host, _ = bind_address(spec.metrics_host_of(svc))
+        found.append(Member(name, module, svc.port, svc.metrics_port, host))
     return found
 
 

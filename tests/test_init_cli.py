@@ -91,9 +91,10 @@ def test_first_run_creates_everything_secrets_and_a_manifest(workdir: Path) -> N
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert "  created   prometheus/prometheus.yml" in lines
-    assert "  created   secrets/grafana_admin_password  (Grafana admin password, mode 0600)" in (
-        lines
-    )
+    assert (
+        "  created   secrets/grafana_admin_password  (Grafana admin password, mode 0644 in a"
+        " 0700 directory: Grafana (uid 472) reads it, other users of this host cannot)"
+    ) in lines
     assert "  created   .gitignore  (ignores secrets/)" in lines
     generated = generate_stack(load_spec(workdir / "obskit.yaml"))
     assert lines[-1] == f".: {len(generated)} files ({len(generated)} created)."
@@ -103,9 +104,66 @@ def test_first_run_creates_everything_secrets_and_a_manifest(workdir: Path) -> N
     for rel, sha in files.items():
         assert digest((workdir / rel).read_bytes()) == sha
     password = workdir / "secrets" / "grafana_admin_password"
-    assert stat.S_IMODE(password.stat().st_mode) == 0o600
     assert len(password.read_text()) >= 32 and password.read_text() != "admin"
     assert (workdir / ".gitignore").read_text().splitlines()[-1] == "secrets/"
+
+
+# --- issue 11, problem 2: a secret the container user can read, and nobody else --------------
+
+GRAFANA_UID, GRAFANA_GID = 472, 0  # grafana/grafana's Dockerfile: GF_UID, GF_GID
+
+
+def test_grafana_can_read_its_password_and_other_host_users_cannot(workdir: Path) -> None:
+    # A file secret is a bind mount: the container sees the host mode and owner. The old
+    # 0600 file owned by the host user was unreadable for uid 472, and Grafana started with
+    # an empty admin password.
+    from obskit.validate.containers import can_read
+
+    write_spec(workdir / "obskit.yaml")
+    umask = os.umask(0o077)  # a careful user's umask: what obskit writes must not depend on it
+    try:
+        assert run().exit_code == 0
+    finally:
+        os.umask(umask)
+    password = workdir / "secrets" / "grafana_admin_password"
+    assert can_read(password.stat(), GRAFANA_UID, {GRAFANA_GID}, directory=False)
+    other_user = 4242
+    assert not can_read(password.parent.stat(), other_user, {other_user}, directory=True)
+    assert stat.S_IMODE(password.parent.stat().st_mode) == 0o700
+    # every generated config is readable by the containers' users (here Prometheus: nobody)
+    for rel in generate_stack(load_spec(workdir / "obskit.yaml")):
+        path = workdir / rel
+        assert can_read(path.stat(), 65534, {65534}, directory=False), rel
+        if path.parent != workdir:  # a mounted directory, like ./prometheus
+            assert can_read(path.parent.stat(), 65534, {65534}, directory=True), rel
+
+
+def test_an_old_0600_password_is_made_readable_for_grafana(workdir: Path) -> None:
+    write_spec(workdir / "obskit.yaml")
+    (workdir / "secrets").mkdir(mode=0o755)
+    password = workdir / "secrets" / "grafana_admin_password"
+    password.write_text("kept-as-it-is")
+    password.chmod(0o600)
+    result = run()
+    assert result.exit_code == 0, result.output
+    assert "  updated   secrets/  (mode 0700: only you can enter it)" in result.output
+    assert (
+        "  updated   secrets/grafana_admin_password  (mode 0644, so that Grafana (uid 472) can"
+        " read it)"
+    ) in result.output
+    assert password.read_text() == "kept-as-it-is"
+    assert stat.S_IMODE(password.stat().st_mode) == 0o644
+
+
+def test_init_says_where_alertmanager_sends_a_webhook_on_the_host(workdir: Path) -> None:
+    write_spec(workdir / "obskit.yaml", SPEC_DATA["one-service"])
+    result = run()
+    assert (
+        "  note      alertmanager/alertmanager.yml  (alerting.webhook_url"
+        " http://127.0.0.1:5001/alerts is this host's loopback; Alertmanager, in a container,"
+        " uses http://host.docker.internal:5001/alerts: the receiver must listen on the Docker"
+        " bridge or 0.0.0.0)"
+    ) in result.output.splitlines()
 
 
 def test_the_same_spec_gives_byte_identical_files(workdir: Path) -> None:

@@ -7,6 +7,7 @@ every check, break exactly one thing, and pin the one line each check reports an
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,7 +18,7 @@ from click.testing import CliRunner, Result
 
 from obskit.cli import cli
 from obskit.stack.servers import CACHE_ENV, find_binary
-from obskit.validate import Status, validate_stack
+from obskit.validate import CHECKS, Status, validate_stack
 from tests.validate.minimal_stack import FILES, write_stack
 
 pytestmark = pytest.mark.needs(
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.needs(
 
 Files = dict[str, Any]
 HAS_COMPOSE_V1 = shutil.which("docker-compose") is not None
-ALL_CHECKS = 10
+ALL_CHECKS = 16
 
 
 def make_stack(root: Path, mutate: Callable[[Files], None] | None = None) -> Path:
@@ -93,6 +94,18 @@ def test_every_check_passes_on_a_good_stack(tmp_path: Path) -> None:
             Status.OK,
             "2 datasources; 3 references in 1 dashboard resolve",
         ),
+        "image facts": (Status.OK, "4 images, each with known facts"),
+        "healthchecks": (
+            Status.OK,
+            "1 healthcheck the images can run; every awaited service has one",
+        ),
+        "container file access": (
+            Status.OK,
+            "13 mounted paths readable by the container users",
+        ),
+        "container URLs": (Status.OK, "8 addresses in container configs reachable"),
+        "host targets": (Status.OK, "1 service on the host reachable from Prometheus"),
+        "retention": (Status.OK, "15d kept; the longest rule range is 5m"),
     }
     if HAS_COMPOSE_V1:
         assert details["docker-compose config"] == (
@@ -111,7 +124,7 @@ def test_the_command_checks_the_current_directory_by_default(
     assert "obskit validate ." in result.stdout
     assert "promtool test rules" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == (
-        "All 9 checks passed; 1 skipped (docker-compose not installed:"
+        "All 15 checks passed; 1 skipped (docker-compose not installed:"
         " apt-get install docker-compose)."
     )
 
@@ -190,7 +203,147 @@ def missing_alertmanager_config(files: Files) -> None:
     del files["alertmanager/alertmanager.yml"]
 
 
+# --- the container context (issue 11) ----------------------------------------------------------
+
+
+def unknown_image(files: Files) -> None:
+    files["docker-compose.yml"]["services"]["grafana"]["image"] = "grafana/grafana:12.0.0"
+
+
+def healthcheck_without_wget(files: Files) -> None:
+    wget = ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:13133/"]
+    files["docker-compose.yml"]["services"]["collector"]["healthcheck"] = {"test": wget}
+
+
+def shell_healthcheck_in_scratch(files: Files) -> None:
+    check = {"test": ["CMD-SHELL", "otelcol-contrib --version || exit 1"]}
+    files["docker-compose.yml"]["services"]["collector"]["healthcheck"] = check
+
+
+def waits_for_a_service_without_healthcheck(files: Files) -> None:
+    depends = files["docker-compose.yml"]["services"]["grafana"]["depends_on"]
+    depends["collector"] = {"condition": "service_healthy"}
+
+
+def webhook_on_loopback(files: Files) -> None:
+    receiver = files["alertmanager/alertmanager.yml"]["receivers"][0]
+    receiver["webhook_configs"][0]["url"] = "http://127.0.0.1:5001/alerts"
+
+
+def no_host_gateway(files: Files) -> None:
+    del files["docker-compose.yml"]["services"]["alertmanager"]["extra_hosts"]
+
+
+def exporter_to_loopback(files: Files) -> None:
+    files["collectors/otel-collector.yaml"]["exporters"]["otlp/tempo"]["endpoint"] = (
+        "localhost:4317"
+    )
+
+
+def host_service_on_loopback(files: Files) -> None:
+    files["obskit.yaml"] = {**files["obskit.yaml"], "metrics_host": "127.0.0.1"}
+
+
+def short_retention(files: Files) -> None:
+    command = files["docker-compose.yml"]["services"]["prometheus"]["command"]
+    command.append("--storage.tsdb.retention.time=2m")
+
+
 FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
+    "a healthcheck running wget in the scratch Collector image": (
+        healthcheck_without_wget,
+        {
+            "healthchecks": (
+                "docker-compose.yml: service 'collector': the healthcheck runs wget, which"
+                " otel/opentelemetry-collector-contrib:0.159.0 (scratch) does not have, so it"
+                " never turns healthy; remove the healthcheck and let dependents wait with"
+                " condition: service_started"
+            )
+        },
+        "1 of 16 checks failed: healthchecks.",
+    ),
+    "a shell healthcheck in an image without a shell": (
+        shell_healthcheck_in_scratch,
+        {
+            "healthchecks": (
+                "docker-compose.yml: service 'collector': the healthcheck runs a shell, which"
+                " otel/opentelemetry-collector-contrib:0.159.0 (scratch) does not have, so it"
+                " never turns healthy; remove the healthcheck and let dependents wait with"
+                " condition: service_started"
+            )
+        },
+        "1 of 16 checks failed: healthchecks.",
+    ),
+    "waiting for a service without a healthcheck to be healthy": (
+        waits_for_a_service_without_healthcheck,
+        {
+            "healthchecks": (
+                "docker-compose.yml: service 'grafana' waits for 'collector' to be healthy, but"
+                " 'collector' has no healthcheck, so it never starts; use condition:"
+                " service_started"
+            )
+        },
+        "1 of 16 checks failed: healthchecks.",
+    ),
+    "a webhook on loopback inside the Alertmanager container": (
+        webhook_on_loopback,
+        {
+            "container URLs": (
+                "alertmanager/alertmanager.yml: receivers[0].webhook_configs[0].url:"
+                " http://127.0.0.1:5001/alerts is the alertmanager container itself, not the"
+                " host (service 'alertmanager'); use http://host.docker.internal:5001/alerts,"
+                " or the compose service's name for another container"
+            )
+        },
+        "1 of 16 checks failed: container URLs.",
+    ),
+    "a collector exporter sending to its own loopback": (
+        exporter_to_loopback,
+        {
+            "container URLs": (
+                "collectors/otel-collector.yaml: exporters.otlp/tempo.endpoint: localhost:4317"
+                " is the collector container itself, not the host (service 'collector'); use"
+                " host.docker.internal:4317, or the compose service's name for another"
+                " container"
+            )
+        },
+        "1 of 16 checks failed: container URLs.",
+    ),
+    "host.docker.internal without the host-gateway mapping": (
+        no_host_gateway,
+        {
+            "container URLs": (
+                "docker-compose.yml: service 'alertmanager': alertmanager/alertmanager.yml sends"
+                " to host.docker.internal, which Linux only defines with extra_hosts:"
+                ' ["host.docker.internal:host-gateway"]; add it'
+            )
+        },
+        "1 of 16 checks failed: container URLs.",
+    ),
+    "a scraped host service listening on loopback": (
+        host_service_on_loopback,
+        {
+            "host targets": (
+                "prometheus/prometheus.yml: job 'api' scrapes host.docker.internal:9100, but"
+                " obskit.yaml has api serve metrics on 127.0.0.1 (metrics_host), which"
+                " Prometheus in Docker cannot reach on Linux; set metrics_host: docker-bridge"
+                " (the default) or 0.0.0.0"
+            )
+        },
+        "1 of 16 checks failed: host targets.",
+    ),
+    "retention shorter than a rule's range": (
+        short_retention,
+        {
+            "retention": (
+                "docker-compose.yml: service 'prometheus' keeps 2m of samples"
+                " (--storage.tsdb.retention.time), but prometheus/rules/api.yml: record"
+                " job:http_requests:rate5m reads [5m], over data already deleted; keep at"
+                " least 5m (obskit.yaml: retention_days)"
+            )
+        },
+        "1 of 16 checks failed: retention.",
+    ),
     "broken PromQL in a rule": (
         broken_promql,
         {
@@ -199,7 +352,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
             "promtool check rules": rule_error(),
             "promtool test rules": f"prometheus/tests/api.yml: {rule_error()}",
         },
-        "3 of 10 checks failed: promtool check config, promtool check rules, promtool test rules.",
+        "3 of 16 checks failed: promtool check config, promtool check rules, promtool test rules.",
     ),
     "a promtool test that fails": (
         failing_rule_test,
@@ -212,7 +365,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 ' service="api", severity="page"} Annotations:{summary="api is down"} ]'
             )
         },
-        "1 of 10 checks failed: promtool test rules.",
+        "1 of 16 checks failed: promtool test rules.",
     ),
     "an undefined receiver in alertmanager": (
         undefined_receiver,
@@ -221,7 +374,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 'alertmanager/alertmanager.yml: undefined receiver "pager" used in route'
             )
         },
-        "1 of 10 checks failed: amtool check-config.",
+        "1 of 16 checks failed: amtool check-config.",
     ),
     "a collector pipeline referencing an undefined processor": (
         undefined_processor,
@@ -231,7 +384,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 " is not defined under processors (defined: batch, memory_limiter)"
             )
         },
-        "1 of 10 checks failed: collector pipelines.",
+        "1 of 16 checks failed: collector pipelines.",
     ),
     "a dashboard querying a metric nothing produces": (
         unproduced_metric,
@@ -241,7 +394,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 " which nothing in the stack produces"
             )
         },
-        "1 of 10 checks failed: metrics produced.",
+        "1 of 16 checks failed: metrics produced.",
     ),
     "two compose services publishing one host port": (
         duplicate_host_port,
@@ -251,7 +404,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 " service 'prometheus' and by service 'grafana'"
             )
         },
-        "1 of 10 checks failed: ports unique.",
+        "1 of 16 checks failed: ports unique.",
     ),
     "two collector components on one port": (
         duplicate_collector_port,
@@ -261,7 +414,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 " receivers.otlp.protocols.grpc and by extensions.health_check"
             )
         },
-        "1 of 10 checks failed: ports unique.",
+        "1 of 16 checks failed: ports unique.",
     ),
     "a service on the host using a port compose publishes": (
         host_service_on_a_published_port,
@@ -271,7 +424,7 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 " which docker-compose.yml publishes for service 'prometheus'"
             )
         },
-        "1 of 10 checks failed: ports unique.",
+        "1 of 16 checks failed: ports unique.",
     ),
     "a dashboard naming a datasource uid that is not provisioned": (
         unknown_datasource,
@@ -281,12 +434,12 @@ FAILURES: dict[str, tuple[Callable[[Files], None], dict[str, str], str]] = {
                 " 'prom' is not provisioned (provisioned: obskit-prometheus, obskit-tempo)"
             )
         },
-        "1 of 10 checks failed: grafana datasources.",
+        "1 of 16 checks failed: grafana datasources.",
     ),
     "a stack file that is gone": (
         missing_alertmanager_config,
         {"amtool check-config": "alertmanager/alertmanager.yml not found"},
-        "1 of 10 checks failed: amtool check-config.",
+        "1 of 16 checks failed: amtool check-config.",
     ),
 }
 
@@ -300,6 +453,108 @@ def test_one_broken_thing_fails_with_a_precise_detail(tmp_path: Path, case: str)
     assert failures == expected
     assert not report.missing
     assert report.summary() == summary
+
+
+@pytest.mark.usefixtures("without_compose_v1")
+def test_an_image_without_known_facts_is_a_warning_not_a_failure(tmp_path: Path) -> None:
+    report = validate_stack(make_stack(tmp_path / "stack", unknown_image))
+    warned = {r.name: r.detail for r in report.results if r.status is Status.WARNED}
+    assert warned == {
+        "image facts": (
+            "docker-compose.yml: service 'grafana': image grafana/grafana:12.0.0 is not in"
+            " obskit's image facts (obskit/stack/images.py): its healthcheck, user and file"
+            " access are not checked; facts unknown"
+        )
+    }
+    assert report.passed()
+    assert report.summary() == (
+        "All 15 checks passed; 1 with a warning (image facts); 1 skipped (docker-compose not"
+        " installed: apt-get install docker-compose)."
+    )
+
+
+def mounted_failure(stack: Path) -> dict[str, str]:
+    report = validate_stack(stack, (next(c for c in CHECKS if c.name == "container file access"),))
+    assert report.results[0].status is Status.FAILED
+    return {r.name: r.detail for r in report.results}
+
+
+def owner() -> str:
+    return f"{os.getuid()}:{os.getgid()}"
+
+
+@pytest.mark.skipif(os.getuid() == 472, reason="the file would be Grafana's own")
+def test_a_secret_the_grafana_user_cannot_read(tmp_path: Path) -> None:
+    # What `obskit init` wrote before issue 11: 0600, owned by the host user.
+    stack = make_stack(tmp_path / "stack")
+    (stack / "secrets" / "grafana_admin_password").chmod(0o600)
+    assert mounted_failure(stack) == {
+        "container file access": (
+            "docker-compose.yml: service 'grafana' (uid 472) cannot read secret"
+            f" secrets/grafana_admin_password (mode 0600, owner {owner()}): a bind mount keeps"
+            " the host's mode and owner; chmod 644 it and keep secrets/ at mode 0700"
+        )
+    }
+
+
+@pytest.mark.skipif(os.getuid() == 65534, reason="the file would be nobody's own")
+def test_a_config_the_prometheus_user_cannot_read(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path / "stack")
+    (stack / "prometheus" / "prometheus.yml").chmod(0o600)
+    assert mounted_failure(stack) == {
+        "container file access": (
+            "docker-compose.yml: service 'prometheus' (uid 65534) cannot read file"
+            f" prometheus/prometheus.yml (mode 0600, owner {owner()}): a bind mount keeps the"
+            " host's mode and owner; chmod 644 it"
+        )
+    }
+
+
+def test_a_secret_every_host_user_can_read(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path / "stack")
+    (stack / "secrets").chmod(0o755)
+    assert mounted_failure(stack) == {
+        "container file access": (
+            "docker-compose.yml: service 'grafana': secret secrets/grafana_admin_password (mode"
+            " 0644) is readable by every user of this host, as secrets/ lets them in; chmod 700"
+            " secrets"
+        )
+    }
+
+
+def test_a_fresh_clone_without_the_secret(tmp_path: Path) -> None:
+    # secrets/ is git-ignored: compose refuses to start until `obskit init` writes it.
+    stack = make_stack(tmp_path / "stack")
+    (stack / "secrets" / "grafana_admin_password").unlink()
+    assert mounted_failure(stack) == {
+        "container file access": (
+            "docker-compose.yml: service 'grafana': secret file secrets/grafana_admin_password"
+            " does not exist and compose refuses to start without it; run `obskit init` (it"
+            " writes the Grafana password) or create it"
+        )
+    }
+
+
+def test_without_a_spec_the_host_targets_check_is_skipped_and_says_why(tmp_path: Path) -> None:
+    stack = make_stack(tmp_path / "stack")
+    (stack / "obskit.yaml").unlink()
+    report = validate_stack(stack, (next(c for c in CHECKS if c.name == "host targets"),))
+    assert (report.results[0].status, report.results[0].detail) == (
+        Status.SKIPPED,
+        "no obskit.yaml next to the stack: pass --spec to check where host services listen",
+    )
+    # --spec names it
+    spec = tmp_path / "elsewhere.yaml"
+    spec.write_text(
+        "project: mini\nmetrics_host: 127.0.0.1\n"
+        "services: [{name: api, port: 8100, metrics_port: 9100}]\n",
+        encoding="utf-8",
+    )
+    report = validate_stack(
+        stack, (next(c for c in CHECKS if c.name == "host targets"),), spec=spec
+    )
+    assert report.results[0].status is Status.FAILED
+    assert "elsewhere.yaml has api serve metrics on 127.0.0.1" in report.results[0].detail
 
 
 @pytest.mark.usefixtures("without_compose_v1")
@@ -322,12 +577,12 @@ def test_an_unknown_compose_key_fails_both_compose_validators(tmp_path: Path) ->
             " ('restart_policy' was unexpected)"
         )
     }
-    summary = "1 of 10 checks failed: compose schema."
+    summary = "1 of 16 checks failed: compose schema."
     if HAS_COMPOSE_V1:
         expected["docker-compose config"] = (
             "docker-compose.yml: Unsupported config option for services.grafana: 'restart_policy'"
         )
-        summary = "2 of 10 checks failed: compose schema, docker-compose config."
+        summary = "2 of 16 checks failed: compose schema, docker-compose config."
     assert not_ok(stack) == expected
     if not HAS_COMPOSE_V1:  # optional: skipped, and the report says how to get it
         skipped = {
@@ -379,7 +634,7 @@ def test_a_missing_validator_fails_the_run_and_says_how_to_install_it(tmp_path: 
     result = invoke(str(stack))
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: 3 of 10 checks could not run (promtool not installed: apt-get install"
+        "Error: 3 of 16 checks could not run (promtool not installed: apt-get install"
         " prometheus). Install it, or pass --allow-missing.\n"
     )
 
@@ -389,7 +644,7 @@ def test_allow_missing_passes_when_everything_that_ran_passed(tmp_path: Path) ->
     result = invoke(str(make_stack(tmp_path / "stack")), "--allow-missing")
     assert result.exit_code == 0, result.output
     assert result.stdout.strip().splitlines()[-1] == (
-        "All 6 checks that ran passed; 3 not run (promtool not installed: apt-get install"
+        "All 12 checks that ran passed; 3 not run (promtool not installed: apt-get install"
         " prometheus); 1 skipped (docker-compose not installed: apt-get install docker-compose)."
     )
 
@@ -399,7 +654,7 @@ def test_allow_missing_still_fails_on_a_failed_check(tmp_path: Path) -> None:
     result = invoke(str(make_stack(tmp_path / "stack", undefined_receiver)), "--allow-missing")
     assert result.exit_code == 1
     assert result.stderr == (
-        "Error: 1 of 10 checks failed: amtool check-config. 3 not run (promtool not installed:"
+        "Error: 1 of 16 checks failed: amtool check-config. 3 not run (promtool not installed:"
         " apt-get install prometheus).\n"
     )
 

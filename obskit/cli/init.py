@@ -60,7 +60,7 @@ def init(
     Writes the Collector, Prometheus (rules and their tests), Alertmanager and Grafana
     configs and a docker-compose.yml. Files you edited by hand are left alone unless --force.
     """
-    from obskit.stack import starter, writer
+    from obskit.stack import alertmanager, starter, writer
     from obskit.stack.spec import load_spec
 
     if show_diff and check_only:
@@ -104,6 +104,17 @@ def init(
         return
 
     report = writer.write(out, rendered, force=force)
+    written = report.paths(writer.Status.CREATED, writer.Status.UPDATED, writer.Status.OVERWRITTEN)
+    rewritten_here = alertmanager.rewritten_addresses(spec) if alertmanager.PATH in written else []
+    for field, given, rewritten in rewritten_here:
+        report.notes.append(
+            (
+                alertmanager.PATH,
+                "note",
+                f"{field} {given} is this host's loopback; Alertmanager, in a container, uses"
+                f" {rewritten}: the receiver must listen on the Docker bridge or 0.0.0.0",
+            )
+        )
     _print_report(report)
     for path, note in writer.missing_secret_files(out, spec):
         click.echo(f"  {'warning':<9} {path}: {note}")

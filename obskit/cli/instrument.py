@@ -28,6 +28,14 @@ from obskit.cli._errors import reports_errors
     help="Port of the Prometheus metrics endpoint [default: the spec's metrics_port, else 9464].",
 )
 @click.option(
+    "--metrics-host",
+    metavar="ADDR",
+    help="Address the metrics endpoint listens on: docker-bridge (the docker0 address, which "
+    "the generated Prometheus scrapes through host.docker.internal; loopback where there is "
+    "none), 0.0.0.0 (every interface) or an IP [default: the spec's metrics_host, else "
+    "docker-bridge].",
+)
+@click.option(
     "--spec",
     metavar="PATH",
     help="The spec [default: $OBSKIT_SPEC, else ./obskit.yaml if present].",
@@ -50,6 +58,7 @@ def instrument(
     service_name: str | None,
     endpoint: str | None,
     metrics_port: int | None,
+    metrics_host: str | None,
     spec: str | None,
     print_env: str | None,
     no_check: bool,
@@ -76,7 +85,12 @@ def instrument(
         service_name=service_name,
         endpoint=endpoint,
         metrics_port=metrics_port,
+        metrics_host=metrics_host,
         spec=spec,
         check_packages=not no_check,
     )
+    if launch.settings.metrics_note:
+        click.echo(
+            f"obskit: {launch.settings.service_name}: {launch.settings.metrics_note}", err=True
+        )
     sys.exit(launcher.run(launch))

@@ -21,8 +21,15 @@ from obskit.cli._errors import reports_errors
     help="Also run the servers on their configs: otelcol validate, Tempo or Jaeger started"
     " for a few seconds on loopback (the pinned versions from obskit's server cache, else PATH).",
 )
+@click.option(
+    "--spec",
+    "spec_path",
+    metavar="PATH",
+    type=click.Path(dir_okay=False),
+    help="The spec the stack was generated from [default: DIRECTORY/obskit.yaml if present].",
+)
 @reports_errors
-def validate(directory: str, allow_missing: bool, run_servers: bool) -> None:
+def validate(directory: str, allow_missing: bool, run_servers: bool, spec_path: str | None) -> None:
     """Check the stack `obskit init` generated in DIRECTORY (default: here).
 
     Runs promtool check config / check rules / test rules, amtool check-config, the
@@ -45,20 +52,27 @@ def validate(directory: str, allow_missing: bool, run_servers: bool) -> None:
         from obskit.validate import live
 
         checks = (*CHECKS, *live.checks_for(directory))
-    report = validate_stack(directory, checks)
+    report = validate_stack(directory, checks, spec=spec_path)
     styles = {
         Status.OK: "green",
         Status.FAILED: "bold red",
         Status.MISSING: "yellow",
         Status.SKIPPED: "dim",
+        Status.WARNED: "yellow",
     }
     table = Table(title=f"obskit validate {directory}", title_justify="left")
     table.add_column("check", no_wrap=True)
     table.add_column("status", no_wrap=True)
     table.add_column("detail", overflow="fold")
+    table.add_column("checked with", overflow="fold")
     for result in report.results:
         style = styles[result.status]
-        table.add_row(result.name, Text(result.status.value, style=style), Text(result.detail))
+        table.add_row(
+            result.name,
+            Text(result.status.value, style=style),
+            Text(result.detail),
+            Text(result.ran_with, style="dim"),
+        )
     console = Console()
     console.print(table)
     summary = report.summary(allow_missing=allow_missing)

@@ -83,6 +83,8 @@ def make_plan(workdir: Path, inbox_url: str, spec_source: Path = DEMO_SPEC) -> D
     raw["otlp_endpoint"] = f"http://{HOST}:{otlp_port}"
     raw["query_url"] = f"http://{HOST}:{query_port}"
     raw["alerting"] = {"webhook_url": inbox_url}
+    # Everything runs on this machine, Prometheus included: metrics on loopback.
+    raw["metrics_host"] = HOST
     workdir.mkdir(parents=True, exist_ok=True)
     spec_path = workdir / "obskit.yaml"
     spec_path.write_text(serialize(spec_path, raw, spec_name=str(spec_source)), encoding="utf-8")
@@ -111,7 +113,8 @@ def local_configs(plan: DemoPlan) -> dict[str, Any]:
 
     out: dict[str, Any] = dict(rules.files(plan.spec, timing=rules.DEMO_TIMING))
     out[prometheus.PATH] = _local_prometheus(plan, prometheus.config(plan.spec))
-    out[alertmanager.PATH] = _fast_routes(alertmanager.config(plan.spec))
+    # Alertmanager runs on this machine too: the spec's URLs as they are, not for a container.
+    out[alertmanager.PATH] = _fast_routes(alertmanager.config(plan.spec, in_container=False))
     return out
 
 

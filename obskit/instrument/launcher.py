@@ -38,6 +38,7 @@ RESOLVED = frozenset(
         names.OTEL_SERVICE_NAME,
         names.OTEL_RESOURCE_ATTRIBUTES,
         names.OTEL_EXPORTER_OTLP_ENDPOINT,
+        names.OTEL_EXPORTER_PROMETHEUS_HOST,
         names.OTEL_EXPORTER_PROMETHEUS_PORT,
     }
 )
@@ -86,6 +87,7 @@ def prepare(
     spec: str | None = None,
     environ: Mapping[str, str] | None = None,
     check_packages: bool = True,
+    metrics_host: str | None = None,
 ) -> Launch:
     """Check everything and build the command line and environment; start nothing."""
     if not command:
@@ -112,6 +114,7 @@ def prepare(
         spec=spec,
         environ=env,
         fallback_name=_name_from(command, entry),
+        metrics_host=metrics_host,
     )
     if entry and entry[0] == "file" and not Path(entry[1]).is_file():
         raise InputError(f"no such file: {entry[1]}", hint="check the path of the service's script")

@@ -52,6 +52,7 @@ def configure(
     *,
     endpoint: str | None = None,
     metrics_port: int | None = None,
+    metrics_host: str | None = None,
     spec: str | Path | None = None,
     instrument_libraries: bool = True,
     strict: bool = False,
@@ -68,7 +69,11 @@ def configure(
             return _current
         try:
             found = resolve(
-                service_name=service_name, endpoint=endpoint, metrics_port=metrics_port, spec=spec
+                service_name=service_name,
+                endpoint=endpoint,
+                metrics_port=metrics_port,
+                metrics_host=metrics_host,
+                spec=spec,
             )
         except ObskitError as err:
             if strict:
@@ -112,6 +117,8 @@ def _setup_metrics(found: Settings, result: Instrumentation, strict: bool) -> No
 
     from obskit.instrument.metrics import ObskitPrometheusReader
 
+    if found.metrics_note:
+        _log.warning("obskit: %s: %s", found.service_name, found.metrics_note)
     try:
         check_port_free(found.metrics_host, found.metrics_port)
         reader = ObskitPrometheusReader(

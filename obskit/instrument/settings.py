@@ -8,14 +8,16 @@ process (a Dockerfile, a shell), so it beats the spec; arguments beat both.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from obskit.errors import InputError
-from obskit.stack.spec import NAME_RE, NAME_RULE, URL_RE, Spec, load_spec
+from obskit.stack.spec import DOCKER_BRIDGE, NAME_RE, NAME_RULE, URL_RE, Spec, load_spec
 
 # --- environment variable names (OpenTelemetry's, plus obskit's own) ----------------------
 OTEL_SERVICE_NAME = "OTEL_SERVICE_NAME"
@@ -40,7 +42,12 @@ METRICS_EXPORTER = "obskit_prometheus"  # our entry point: OTel's Prometheus rea
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
 DEFAULT_METRICS_PORT = 9464  # the OTel Prometheus exporter's own default
 DEFAULT_SPEC = "obskit.yaml"
-METRICS_HOST = "127.0.0.1"  # secure default: only this machine's Prometheus scrapes
+LOOPBACK = "127.0.0.1"
+# The generated Prometheus runs in Docker and scrapes host.docker.internal, which on Linux is
+# the docker0 address: listen there (reachable from containers, not from the network), or on
+# loopback where there is no docker0 (Docker Desktop forwards host.docker.internal to it).
+DEFAULT_METRICS_HOST = DOCKER_BRIDGE
+BRIDGE_INTERFACE = "docker0"
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,14 @@ class Settings:
     environment: str | None = None
     project: str | None = None
     spec_path: str | None = None  # the obskit.yaml the values came from, if any
-    metrics_host: str = METRICS_HOST
+    metrics_host: str = LOOPBACK  # the address /metrics listens on
     thresholds_ms: tuple[int, ...] = ()  # every latency threshold in the spec
+    metrics_note: str | None = None  # why Prometheus in Docker may not reach metrics_host
+
+    @property
+    def metrics_url(self) -> str:
+        """Where this machine reaches the metrics endpoint (``0.0.0.0`` includes loopback)."""
+        return f"http://{_url_host(reachable_host(self.metrics_host))}:{self.metrics_port}/metrics"
 
 
 def find_spec_path(spec: str | None, environ: Mapping[str, str]) -> Path | None:
@@ -75,6 +88,7 @@ def resolve(
     spec: str | Path | Spec | None = None,
     environ: Mapping[str, str] | None = None,
     fallback_name: str | None = None,
+    metrics_host: str | None = None,
 ) -> Settings:
     """Settings for one service. ``fallback_name`` is used when nothing else names it
     (the launcher derives one from the command)."""
@@ -104,6 +118,14 @@ def resolve(
         metrics_port = _port(env[OTEL_EXPORTER_PROMETHEUS_PORT], OTEL_EXPORTER_PROMETHEUS_PORT)
     if metrics_port is None:
         metrics_port = entry.metrics_port if entry else DEFAULT_METRICS_PORT
+    chosen_host = (
+        metrics_host
+        or env.get(OTEL_EXPORTER_PROMETHEUS_HOST)
+        or (loaded.metrics_host_of(entry) if loaded and entry else None)
+        or (loaded.metrics_host if loaded else None)
+        or DEFAULT_METRICS_HOST
+    )
+    bind_host, note = bind_address(chosen_host)
     ratio = 1.0
     if loaded is not None:
         ratio = loaded.sampling_ratio
@@ -119,13 +141,77 @@ def resolve(
         project=loaded.project if loaded else None,
         spec_path=str(spec_path) if spec_path else None,
         thresholds_ms=tuple(loaded.latency_thresholds_ms) if loaded else (),
+        metrics_host=bind_host,
+        metrics_note=note,
     )
+
+
+def bind_address(value: str) -> tuple[str, str | None]:
+    """The IP address ``value`` (``docker-bridge`` or an IP) means here, and a note when
+    Prometheus in Docker on Linux will not reach it."""
+    if value == DOCKER_BRIDGE:
+        found = interface_ipv4(BRIDGE_INTERFACE)
+        if found:
+            return found, None
+        if sys.platform.startswith("linux"):
+            return LOOPBACK, (
+                f"no {BRIDGE_INTERFACE} interface (is Docker running?): metrics listen on"
+                f" {LOOPBACK}, which Prometheus in Docker cannot reach on Linux; start Docker"
+                " first, or set metrics_host (--metrics-host)"
+            )
+        return LOOPBACK, None  # Docker Desktop: host.docker.internal reaches the loopback
+    try:
+        address = ipaddress.ip_address(value.strip("[]"))
+    except ValueError:
+        raise InputError(
+            f"metrics host {value!r} is not {DOCKER_BRIDGE} or an IP address",
+            hint="pass --metrics-host docker-bridge, 0.0.0.0 or 127.0.0.1",
+        ) from None
+    if address.is_loopback and sys.platform.startswith("linux"):
+        return str(address), (
+            f"metrics listen on {address}, which Prometheus in Docker cannot reach on Linux"
+            f" (host.docker.internal is the bridge); use {DOCKER_BRIDGE} or 0.0.0.0 for the"
+            " generated stack"
+        )
+    return str(address), None
+
+
+def interface_ipv4(name: str) -> str | None:
+    """The IPv4 address of network interface ``name`` (Linux), or None."""
+    try:
+        import fcntl
+        import struct
+    except ImportError:  # not a Unix
+        return None
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        try:
+            packed = fcntl.ioctl(
+                sock.fileno(), siocgifaddr, struct.pack("256s", name.encode()[:15])
+            )
+        except OSError:
+            return None
+    return socket.inet_ntoa(packed[20:24])
+
+
+def reachable_host(bind_host: str) -> str:
+    """An address this machine can connect to for a server listening on ``bind_host``."""
+    if bind_host in ("0.0.0.0", ""):
+        return LOOPBACK
+    if bind_host == "::":
+        return "::1"
+    return bind_host
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def check_port_free(host: str, port: int) -> None:
     """Fail early, with one line, when the metrics port is taken: the Prometheus exporter
     would otherwise die inside the service with a traceback, or serve someone else's data."""
-    with socket.socket() as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as sock:
         # as servers do: connections of a previous run in TIME_WAIT do not make it busy
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:

@@ -9,6 +9,9 @@
 * Receivers: the spec's webhook; Slack and e-mail when configured, their credentials read from
   files (``api_url_file``, ``auth_password_file``) that compose mounts as Docker secrets, so no
   secret ever sits in a generated file.
+* Alertmanager runs in a container, where ``127.0.0.1`` is Alertmanager itself: a webhook or
+  smarthost on the host's loopback is written as ``host.docker.internal``
+  (:mod:`obskit.stack.host_gateway`; compose adds the ``host-gateway`` mapping).
 
 Only keys Alertmanager 0.25 (Debian's amtool) accepts: no ``msteams_configs``.
 """
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from obskit.stack import host_gateway
 from obskit.stack.spec import Spec
 
 PATH = "alertmanager/alertmanager.yml"
@@ -56,7 +60,28 @@ def secret_files(spec: Spec) -> dict[str, str]:
     return found
 
 
-def config(spec: Spec) -> dict[str, Any]:
+def rewritten_addresses(spec: Spec) -> list[tuple[str, str, str]]:
+    """(spec field, as given, as Alertmanager's container reaches it) for every receiver
+    address on the host's loopback."""
+    found = []
+    webhook = spec.alerting.webhook_url
+    if webhook and host_gateway.for_container(webhook) != webhook:
+        found.append(("alerting.webhook_url", webhook, host_gateway.for_container(webhook)))
+    email = spec.alerting.email
+    if email and host_gateway.address_for_container(email.smarthost) != email.smarthost:
+        rewritten = host_gateway.address_for_container(email.smarthost)
+        found.append(("alerting.email.smarthost", email.smarthost, rewritten))
+    return found
+
+
+def reaches_host(spec: Spec) -> bool:
+    """Whether the container needs ``host.docker.internal`` (a receiver on the host)."""
+    return bool(rewritten_addresses(spec))
+
+
+def config(spec: Spec, *, in_container: bool = True) -> dict[str, Any]:
+    """The config; ``in_container=False`` keeps the spec's addresses as they are, for an
+    Alertmanager running on the host (``obskit demo``)."""
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {
@@ -95,19 +120,32 @@ def config(spec: Spec) -> dict[str, Any]:
             }
         ],
         "receivers": [
-            {"name": DEFAULT, **_webhook(spec)},
-            {"name": PAGE, **_webhook(spec), **_slack(spec), **_email(spec)},
-            {"name": TICKET, **_webhook(spec), **_slack(spec), **_email(spec)},
+            {"name": DEFAULT, **_webhook(spec, in_container)},
+            {
+                "name": PAGE,
+                **_webhook(spec, in_container),
+                **_slack(spec),
+                **_email(spec, in_container),
+            },
+            {
+                "name": TICKET,
+                **_webhook(spec, in_container),
+                **_slack(spec),
+                **_email(spec, in_container),
+            },
             # The heartbeat goes to the webhook only: a chat message every 5 minutes is noise.
-            {"name": WATCHDOG, **_webhook(spec)},
+            {"name": WATCHDOG, **_webhook(spec, in_container)},
         ],
     }
 
 
-def _webhook(spec: Spec) -> dict[str, Any]:
-    if not spec.alerting.webhook_url:
+def _webhook(spec: Spec, in_container: bool) -> dict[str, Any]:
+    url = spec.alerting.webhook_url
+    if not url:
         return {}
-    return {"webhook_configs": [{"url": spec.alerting.webhook_url, "send_resolved": True}]}
+    if in_container:
+        url = host_gateway.for_container(url)
+    return {"webhook_configs": [{"url": url, "send_resolved": True}]}
 
 
 def _slack(spec: Spec) -> dict[str, Any]:
@@ -127,14 +165,17 @@ def _slack(spec: Spec) -> dict[str, Any]:
     }
 
 
-def _email(spec: Spec) -> dict[str, Any]:
+def _email(spec: Spec, in_container: bool) -> dict[str, Any]:
     email = spec.alerting.email
     if email is None:
         return {}
+    smarthost = email.smarthost
+    if in_container:
+        smarthost = host_gateway.address_for_container(smarthost)
     body: dict[str, Any] = {
         "to": email.to,
         "from": email.sender,
-        "smarthost": email.smarthost,
+        "smarthost": smarthost,
         "require_tls": True,
         "send_resolved": True,
     }

@@ -7,13 +7,19 @@ Secure, reproducible defaults:
 * every published port bound to ``${OBSKIT_BIND:-127.0.0.1}``: nothing is reachable from
   the network unless you set ``OBSKIT_BIND`` in ``.env``;
 * Grafana's admin password read from the Docker secret ``secrets/grafana_admin_password``
-  (written by ``obskit init``, mode 0600, git-ignored); anonymous access and sign-up off;
-* healthchecks (``wget`` against each component's ready endpoint), ``depends_on`` with
-  ``service_healthy``, named volumes for all state, memory limits, log rotation,
-  config mounted read-only.
-
-The Collector image is distroless (no shell, no wget), so it has no healthcheck; nothing
-waits on it, and it waits for the trace backend to be healthy.
+  (written by ``obskit init``, git-ignored). A file secret is a bind mount: the container sees
+  the host file's mode and numeric owner, and Grafana runs as uid 472. So the file is mode
+  0644 inside ``secrets/``, a directory of mode 0700: uid 472 can read it in the container,
+  other users of the host cannot reach it (see :mod:`obskit.stack.writer`). Anonymous access
+  and sign-up off;
+* healthchecks only with what the image has (:mod:`obskit.stack.images`): ``wget`` against
+  the ready endpoint where the image has busybox or curl; none for the Collector
+  (``scratch``) and Tempo 3 (distroless), which others wait for with ``service_started``,
+  as the upstream compose files do; named volumes for all state, memory limits, log
+  rotation, config mounted read-only;
+* containers that reach programs on the host (Prometheus scraping the services, Alertmanager
+  posting to a webhook on the host) get ``host.docker.internal`` from ``extra_hosts``
+  (:mod:`obskit.stack.host_gateway`).
 
 No top-level ``name:`` (Debian's docker-compose 1.29 rejects it): the project name comes from
 ``COMPOSE_PROJECT_NAME`` in ``.env``.
@@ -24,7 +30,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from obskit.stack import alertmanager, collector, prometheus, traces_backend
+from obskit.stack import alertmanager, collector, host_gateway, images, prometheus, traces_backend
 from obskit.stack.spec import Spec
 
 COMPOSE_PATH = "docker-compose.yml"
@@ -96,22 +102,39 @@ def _services_for(spec: Spec) -> list[str]:
     ]
 
 
-def _healthcheck(url: str) -> dict[str, Any]:
+def _healthcheck(service: str, url: str) -> dict[str, Any]:
+    """``wget`` against ``url`` where the image has it; nothing where it has no program to
+    check with (an image's own binary cannot probe HTTP)."""
+    facts = images.facts_for(image_ref(service))
+    if facts is None or not facts.can_run("wget"):
+        return {}
     return {
-        "test": ["CMD", "wget", "-q", "--spider", url],
-        "interval": "10s",
-        "timeout": "5s",
-        "retries": 5,
-        "start_period": "20s",
+        "healthcheck": {
+            "test": ["CMD", "wget", "-q", "--spider", url],
+            "interval": "10s",
+            "timeout": "5s",
+            "retries": 5,
+            "start_period": "20s",
+        }
     }
+
+
+def has_healthcheck(service: str) -> bool:
+    facts = images.facts_for(image_ref(service))
+    return facts is not None and facts.can_run("wget")
 
 
 def _port(port: int, container_port: int | None = None) -> str:
     return f"{BIND}:{port}:{container_port or port}"
 
 
-def _healthy(*services: str) -> dict[str, dict[str, str]]:
-    return {name: {"condition": "service_healthy"} for name in services}
+def _after(*services: str) -> dict[str, dict[str, str]]:
+    """Wait for each service to be healthy, or to have started where it has no healthcheck
+    (``service_healthy`` on a service without one never comes true)."""
+    return {
+        name: {"condition": "service_healthy" if has_healthcheck(name) else "service_started"}
+        for name in services
+    }
 
 
 def _base(service: str) -> dict[str, Any]:
@@ -150,7 +173,7 @@ def _collector(spec: Spec) -> dict[str, Any]:
         "volumes": [f"./{collector.PATH}:/etc/otelcol-contrib/config.yaml:ro"],
         "environment": {"GOMEMLIMIT": COLLECTOR_GOMEMLIMIT},
         "ports": [_port(collector.OTLP_GRPC_PORT), _port(collector.OTLP_HTTP_PORT)],
-        "depends_on": _healthy(backend),
+        "depends_on": _after(backend),
     }
 
 
@@ -164,7 +187,7 @@ def _tempo(spec: Spec) -> dict[str, Any]:
             f"tempo-data:{traces_backend.TEMPO_DATA}",
         ],
         "ports": [_port(port)],
-        "healthcheck": _healthcheck(f"http://127.0.0.1:{port}/ready"),
+        **_healthcheck("tempo", f"http://127.0.0.1:{port}/ready"),
     }
 
 
@@ -177,7 +200,7 @@ def _jaeger(spec: Spec) -> dict[str, Any]:
             f"jaeger-data:{traces_backend.JAEGER_DATA}",
         ],
         "ports": [_port(traces_backend.JAEGER_UI_PORT)],
-        "healthcheck": _healthcheck(f"http://127.0.0.1:{traces_backend.JAEGER_HEALTH_PORT}/status"),
+        **_healthcheck("jaeger", f"http://127.0.0.1:{traces_backend.JAEGER_HEALTH_PORT}/status"),
     }
 
 
@@ -188,7 +211,8 @@ def _prometheus(spec: Spec) -> dict[str, Any]:
         "command": [
             "--config.file=/etc/prometheus/prometheus.yml",
             "--storage.tsdb.path=/prometheus",
-            f"--storage.tsdb.retention.time={spec.retention_days}d",
+            # At least the longest SLO window: the error-budget rules sum over it.
+            f"--storage.tsdb.retention.time={prometheus.retention_days(spec)}d",
             "--web.enable-lifecycle",
             # Exemplars: the trace ids the Collector attaches to span-metric buckets.
             "--enable-feature=exemplar-storage",
@@ -196,9 +220,9 @@ def _prometheus(spec: Spec) -> dict[str, Any]:
         "volumes": ["./prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
         "ports": [_port(port)],
         # The services run on the host: see obskit.stack.prometheus.
-        "extra_hosts": [f"{prometheus.HOST}:host-gateway"],
-        "healthcheck": _healthcheck(f"http://127.0.0.1:{port}/-/ready"),
-        "depends_on": _healthy("alertmanager"),
+        "extra_hosts": [host_gateway.EXTRA_HOST],
+        **_healthcheck("prometheus", f"http://127.0.0.1:{port}/-/ready"),
+        "depends_on": _after("alertmanager"),
     }
 
 
@@ -214,8 +238,11 @@ def _alertmanager(spec: Spec) -> dict[str, Any]:
         ],
         "volumes": ["./alertmanager:/etc/alertmanager:ro", "alertmanager-data:/alertmanager"],
         "ports": [_port(port)],
-        "healthcheck": _healthcheck(f"http://127.0.0.1:{port}/-/ready"),
+        **_healthcheck("alertmanager", f"http://127.0.0.1:{port}/-/ready"),
     }
+    if alertmanager.reaches_host(spec):
+        # A receiver on the host: see obskit.stack.alertmanager.
+        body["extra_hosts"] = [host_gateway.EXTRA_HOST]
     secrets = list(alertmanager.secret_files(spec))
     if secrets:
         body["secrets"] = secrets
@@ -243,6 +270,6 @@ def _grafana(spec: Spec) -> dict[str, Any]:
             "grafana-data:/var/lib/grafana",
         ],
         "ports": [_port(GRAFANA_PORT)],
-        "healthcheck": _healthcheck(f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
-        "depends_on": _healthy("prometheus", backend, "alertmanager"),
+        **_healthcheck("grafana", f"http://127.0.0.1:{GRAFANA_PORT}/api/health"),
+        "depends_on": _after("prometheus", backend, "alertmanager"),
     }

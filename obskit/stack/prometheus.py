@@ -7,7 +7,8 @@
   ``host.docker.internal:<metrics_port>``; compose maps that name to the host with
   ``extra_hosts: host.docker.internal:host-gateway`` (Linux needs it; Docker Desktop has it).
   The services must listen where the container can reach them (the docker bridge, not only
-  127.0.0.1) — or edit the targets.
+  127.0.0.1): ``obskit instrument`` listens on the docker0 address by default (the spec's
+  ``metrics_host``).
 * The Collector twice: its own telemetry (:data:`JOB_COLLECTOR`) and the span/service-graph
   metrics its ``prometheus`` exporter serves (:data:`JOB_COLLECTOR_EXPORTER`); Prometheus
   itself; Alertmanager.
@@ -20,14 +21,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from obskit.stack import collector
+from obskit.stack import collector, host_gateway
 from obskit.stack.spec import Spec
 
 PATH = "prometheus/prometheus.yml"
 RULE_FILES = "rules/*.yml"  # relative to prometheus.yml, as Prometheus resolves it
 
 SCRAPE_INTERVAL = "15s"
-HOST = "host.docker.internal"
+HOST = host_gateway.HOST
 PORT = 9090
 ALERTMANAGER_PORT = 9093
 
@@ -40,6 +41,13 @@ STACK_JOBS = (JOB_PROMETHEUS, JOB_ALERTMANAGER, JOB_COLLECTOR, JOB_COLLECTOR_EXP
 
 def files(spec: Spec) -> dict[str, Any]:
     return {PATH: config(spec)}
+
+
+def retention_days(spec: Spec) -> int:
+    """How long Prometheus keeps samples: the spec's ``retention_days``, and at least the
+    longest SLO window, which the error-budget rules sum over."""
+    windows = [s.slo.window_days for s in spec.services if s.slo]
+    return max([spec.retention_days, *windows])
 
 
 def _job(name: str, target: str, **extra: Any) -> dict[str, Any]:

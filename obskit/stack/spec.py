@@ -35,6 +35,10 @@ RESERVED_NAMES = (
     "otel-collector",
     "otel-collector-exporter",
 )
+# `metrics_host`: where `obskit instrument` serves a service's /metrics. `docker-bridge` is
+# the address of the docker0 interface, which `host.docker.internal:host-gateway` resolves to
+# on Linux (127.0.0.1 where there is none: Docker Desktop forwards to the host's loopback).
+DOCKER_BRIDGE = "docker-bridge"
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,7 @@ class Service:
     slo: Slo | None = None
     version: str = "0.0.0"
     sampling_ratio: float | None = None  # overrides the spec-wide ratio
+    metrics_host: str | None = None  # overrides the spec-wide metrics_host
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,11 @@ class Spec:
     # where `obskit analyze` finds traces when no --jaeger/--tempo/--file is given; by default
     # the backend the generated stack runs, on its loopback port
     query_url: str | None = None
+    metrics_host: str = DOCKER_BRIDGE
+
+    def metrics_host_of(self, service: Service) -> str:
+        """Where ``service`` serves its metrics: its own ``metrics_host``, else the spec's."""
+        return service.metrics_host or self.metrics_host
 
     @property
     def default_query_url(self) -> str:
@@ -181,6 +191,7 @@ class _Parser:
                 "otlp_endpoint",
                 "retention_days",
                 "query_url",
+                "metrics_host",
             ),
         )
         services = tuple(
@@ -208,6 +219,7 @@ class _Parser:
             query_url=None
             if top.get("query_url") is None
             else self.url(top["query_url"], "query_url"),
+            metrics_host=self.bind_address(top.get("metrics_host", DOCKER_BRIDGE), "metrics_host"),
         )
         self.check_unique(spec)
         return spec
@@ -217,7 +229,7 @@ class _Parser:
             data,
             where,
             required=("name", "port", "metrics_port"),
-            optional=("slo", "version", "sampling_ratio"),
+            optional=("slo", "version", "sampling_ratio", "metrics_host"),
         )
         slo = item.get("slo")
         return Service(
@@ -230,6 +242,11 @@ class _Parser:
                 None
                 if item.get("sampling_ratio") is None
                 else self.ratio(item["sampling_ratio"], f"{where}.sampling_ratio")
+            ),
+            metrics_host=(
+                None
+                if item.get("metrics_host") is None
+                else self.bind_address(item["metrics_host"], f"{where}.metrics_host")
             ),
         )
 
@@ -315,7 +332,7 @@ class _Parser:
             )
         webhook = item.get("webhook_url")
         return Alerting(
-            webhook_url=None if webhook is None else self.url(webhook, f"{where}.webhook_url"),
+            webhook_url=None if webhook is None else self.send_url(webhook, f"{where}.webhook_url"),
             slack=slack,
             email=email,
         )
@@ -388,6 +405,34 @@ class _Parser:
         if not isinstance(value, str) or not URL_RE.match(value):
             raise SpecError(where, f"must be an http:// or https:// URL; got {value!r}")
         return value
+
+    def send_url(self, value: Any, where: str) -> str:
+        """A URL something sends to: ``0.0.0.0`` is where a server listens, not an address."""
+        from obskit.stack.host_gateway import is_unspecified, url_host
+
+        url = self.url(value, where)
+        if is_unspecified(url_host(url)):
+            raise SpecError(
+                where,
+                f"{url_host(url)} is an address to listen on, not to send to; give the"
+                " receiver's address (127.0.0.1 for one on this host)",
+            )
+        return url
+
+    @staticmethod
+    def bind_address(value: Any, where: str) -> str:
+        import ipaddress
+
+        if value == DOCKER_BRIDGE:
+            return value
+        try:
+            return str(ipaddress.ip_address(str(value).strip("[]")))
+        except ValueError:
+            raise SpecError(
+                where,
+                f"must be {DOCKER_BRIDGE} or an IP address to listen on, like 0.0.0.0 or"
+                f" 127.0.0.1; got {value!r}",
+            ) from None
 
     @staticmethod
     def path(value: Any, where: str) -> str:

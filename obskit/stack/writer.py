@@ -11,8 +11,16 @@ manifest of what obskit last wrote (:mod:`obskit.stack.manifest`):
   was edited.
 
 :func:`write` applies a plan, :func:`diff` shows one as a unified diff, :func:`check` lists
-what is out of date. Secrets (:func:`ensure_secrets`) are created once, mode 0600, never
-listed in the manifest, and ``secrets/`` is git-ignored.
+what is out of date. Secrets (:func:`ensure_secrets`) are created once, never listed in the
+manifest, and ``secrets/`` is git-ignored.
+
+Permissions: the containers read these files through bind mounts, with the host's mode and
+numeric owner, as users that are not you (Grafana uid 472, Prometheus and Alertmanager
+nobody, the Collector and Tempo 10001). Generated files are therefore mode 0644 and their
+directories 0755 whatever the umask. A secret is mode 0644 too, inside ``secrets/`` of mode
+0700: the container reads the file, other users of the host cannot enter the directory.
+(Compose's ``uid``/``gid``/``mode`` secret options apply to Swarm only; a ``group_add`` of
+your group would need your gid in the generated files.)
 """
 
 from __future__ import annotations
@@ -33,6 +41,10 @@ from obskit.stack.spec import Spec
 GITIGNORE = ".gitignore"
 SECRETS_DIR = "secrets"
 GITIGNORE_LINE = "secrets/"
+FILE_MODE = 0o644  # read by container users that are not the file's owner
+DIR_MODE = 0o755
+SECRETS_DIR_MODE = 0o700  # what keeps the secrets from other users of the host
+SECRET_MODE = 0o644  # readable by the container user, through the bind mount
 
 
 class Status(Enum):
@@ -108,10 +120,20 @@ def plan(out_dir: Path, rendered: dict[str, str], *, force: bool = False) -> lis
     return changes
 
 
+def _make_dirs(directory: Path) -> None:
+    """Create ``directory`` and its missing parents, each mode 0755 whatever the umask."""
+    if directory.is_dir():
+        return
+    _make_dirs(directory.parent)
+    directory.mkdir(exist_ok=True)
+    os.chmod(directory, DIR_MODE)
+
+
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_dirs(path.parent)
     tmp = path.with_name(f".{path.name}.obskit-tmp")
     tmp.write_text(text, encoding="utf-8")
+    os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)
 
 
@@ -177,16 +199,33 @@ def check(out_dir: Path, rendered: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def ensure_secrets(out_dir: Path) -> list[tuple[str, str, str]]:
-    """The Grafana admin password (created once, 0600) and ``secrets/`` in ``.gitignore``."""
+    """The Grafana admin password (created once) and ``secrets/`` in ``.gitignore``; the
+    directory mode 0700, the file 0644 (see the module's docstring)."""
     notes: list[tuple[str, str, str]] = []
     secrets_dir = out_dir / SECRETS_DIR
-    secrets_dir.mkdir(mode=0o700, exist_ok=True)
+    secrets_dir.mkdir(mode=SECRETS_DIR_MODE, exist_ok=True)
+    if secrets_dir.stat().st_mode & 0o777 != SECRETS_DIR_MODE:
+        os.chmod(secrets_dir, SECRETS_DIR_MODE)
+        notes.append((f"{SECRETS_DIR}/", "updated", "mode 0700: only you can enter it"))
     password = out_dir / GRAFANA_PASSWORD_FILE
     if not password.exists():
-        fd = os.open(password, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(password, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(pysecrets.token_urlsafe(24))
-        notes.append((GRAFANA_PASSWORD_FILE, "created", "Grafana admin password, mode 0600"))
+        os.chmod(password, SECRET_MODE)  # whatever the umask
+        notes.append(
+            (
+                GRAFANA_PASSWORD_FILE,
+                "created",
+                "Grafana admin password, mode 0644 in a 0700 directory: Grafana (uid 472)"
+                " reads it, other users of this host cannot",
+            )
+        )
+    elif password.stat().st_mode & 0o777 != SECRET_MODE:
+        os.chmod(password, SECRET_MODE)
+        notes.append(
+            (GRAFANA_PASSWORD_FILE, "updated", "mode 0644, so that Grafana (uid 472) can read it")
+        )
     notes += _ensure_gitignore(out_dir / GITIGNORE)
     return notes
 
@@ -215,5 +254,12 @@ def missing_secret_files(out_dir: Path, spec: Spec) -> list[tuple[str, str]]:
     for name, rel in secret_files(spec).items():
         path = Path(rel) if rel.startswith("/") else out_dir / rel
         if not path.exists():
-            found.append((rel, f"missing: put the {name.replace('_', ' ')} in it (mode 0600)"))
+            found.append(
+                (
+                    rel,
+                    f"missing: put the {name.replace('_', ' ')} in it, mode 0644 in a directory"
+                    " of mode 0700 (Alertmanager runs as nobody and reads it through a bind"
+                    " mount)",
+                )
+            )
     return found

@@ -17,6 +17,7 @@ MAX_DETAIL_LINES = 15
 class Outcome:
     ok: bool
     detail: str
+    status: Status | None = None  # WARNED or SKIPPED; else from ``ok``
 
 
 def plural(count: int, noun: str, nouns: str = "") -> str:
@@ -28,12 +29,26 @@ def passed(detail: str) -> Outcome:
     return Outcome(True, detail)
 
 
-def failed(problems: list[str] | str) -> Outcome:
+def _lines(problems: list[str] | str) -> str:
     lines = [problems] if isinstance(problems, str) else problems
     if len(lines) > MAX_DETAIL_LINES:
         more = len(lines) - MAX_DETAIL_LINES
         lines = [*lines[:MAX_DETAIL_LINES], f"… and {more} more"]
-    return Outcome(False, "\n".join(lines))
+    return "\n".join(lines)
+
+
+def failed(problems: list[str] | str) -> Outcome:
+    return Outcome(False, _lines(problems))
+
+
+def warned(problems: list[str] | str) -> Outcome:
+    """Nothing wrong that obskit can see, but something it could not check."""
+    return Outcome(True, _lines(problems), Status.WARNED)
+
+
+def skipped(detail: str) -> Outcome:
+    """The check needs something the run was not given (a spec)."""
+    return Outcome(True, detail, Status.SKIPPED)
 
 
 # A tool check gets the argv prefix that runs its tool; an own check gets an empty list.
@@ -67,4 +82,6 @@ class Check:
             # A hand-edited file of an unexpected shape (a list where a mapping belongs):
             # report it on the check's row rather than crash the whole run.
             outcome = Outcome(False, f"cannot check: unexpected file structure ({err!r})")
-        return CheckResult(self.name, Status.OK if outcome.ok else Status.FAILED, outcome.detail)
+        ran_with = self.tool.ran_with(argv) if self.tool is not None else ""
+        status = outcome.status or (Status.OK if outcome.ok else Status.FAILED)
+        return CheckResult(self.name, status, outcome.detail, ran_with=ran_with)

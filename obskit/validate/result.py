@@ -11,6 +11,7 @@ class Status(StrEnum):
     FAILED = "failed"
     MISSING = "missing"  # a required validator is not installed: the check did not run
     SKIPPED = "skipped"  # an optional validator is not installed; never fails a run
+    WARNED = "warning"  # passed, but something could not be checked (facts unknown)
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,7 @@ class CheckResult:
     detail: str = ""
     install_hint: str = ""  # how to get the validator, for MISSING and SKIPPED
     tool: str = ""  # the missing validator's name, for MISSING and SKIPPED
+    ran_with: str = ""  # the validator and its version, for a check that ran one
 
 
 @dataclass
@@ -43,6 +45,10 @@ class Report:
     def skipped(self) -> list[CheckResult]:
         return self.with_status(Status.SKIPPED)
 
+    @property
+    def warned(self) -> list[CheckResult]:
+        return self.with_status(Status.WARNED)
+
     def passed(self, *, allow_missing: bool = False) -> bool:
         return not self.failed and (allow_missing or not self.missing)
 
@@ -62,6 +68,8 @@ class Report:
                 f" Install {'it' if len(tools) == 1 else 'them'}, or pass --allow-missing."
             )
         parts = [f"All {ran} checks {'that ran ' if self.missing else ''}passed"]
+        if self.warned:
+            parts.append(f"{len(self.warned)} with a warning ({_names(self.warned)})")
         if self.missing:
             parts.append(not_run)
         if self.skipped:
@@ -74,8 +82,12 @@ def _names(results: list[CheckResult]) -> str:
 
 
 def _tools(results: list[CheckResult]) -> str:
-    """``promtool not installed: apt-get install prometheus``, once per tool."""
+    """``promtool not installed: apt-get install prometheus``, once per tool; a check skipped
+    for another reason gives its own detail."""
     seen: dict[str, str] = {}
     for r in results:
-        seen.setdefault(r.tool, r.install_hint)
-    return "; ".join(f"{tool} not installed: {hint}" for tool, hint in seen.items())
+        if r.tool:
+            seen.setdefault(r.tool, f"{r.tool} not installed: {r.install_hint}")
+        else:
+            seen.setdefault(r.name, f"{r.name}: {r.detail}")
+    return "; ".join(seen.values())

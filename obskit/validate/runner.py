@@ -6,7 +6,17 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from obskit.validate import amtool, collector, compose, datasources, metrics, ports, promtool
+from obskit.stack.spec import Spec
+from obskit.validate import (
+    amtool,
+    collector,
+    compose,
+    containers,
+    datasources,
+    metrics,
+    ports,
+    promtool,
+)
 from obskit.validate.check import Check
 from obskit.validate.result import CheckResult, Report
 from obskit.validate.stackdir import StackDir
@@ -20,12 +30,19 @@ CHECKS: tuple[Check, ...] = (
     *metrics.CHECKS,
     *ports.CHECKS,
     *datasources.CHECKS,
+    *containers.CHECKS,
 )
 
 
-def validate_stack(directory: str | Path, checks: tuple[Check, ...] = CHECKS) -> Report:
-    """Check the stack in ``directory``. Raises :class:`NotAStack` when it holds none."""
-    stack = StackDir(directory)
+def validate_stack(
+    directory: str | Path,
+    checks: tuple[Check, ...] = CHECKS,
+    *,
+    spec: str | Path | Spec | None = None,
+) -> Report:
+    """Check the stack in ``directory`` (generated from ``spec``, by default the
+    ``obskit.yaml`` in it). Raises :class:`NotAStack` when it holds none."""
+    stack = StackDir(directory, spec)
     external = [c for c in checks if c.tool is not None]
     own = [c for c in checks if c.tool is None]
     results: dict[str, CheckResult] = {}

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from obskit.errors import InputError
+
+if TYPE_CHECKING:
+    from obskit.stack.spec import Spec
 
 COLLECTOR = "collectors/otel-collector.yaml"
 PROMETHEUS = "prometheus/prometheus.yml"
@@ -34,9 +37,13 @@ class FileProblem(Exception):
     """A stack file is absent or unreadable; the check that needs it fails with this line."""
 
 
+SPEC_NAME = "obskit.yaml"
+
+
 class StackDir:
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, spec: str | Path | Spec | None = None) -> None:
         self.root = Path(root)
+        self._spec_source = spec
         if not self.root.exists():
             raise NotAStack(f"{self.root} does not exist", hint=_INIT_HINT)
         if not self.root.is_dir():
@@ -50,6 +57,26 @@ class StackDir:
 
     def path(self, rel: str) -> Path:
         return self.root / rel
+
+    @cached_property
+    def _loaded_spec(self) -> tuple[Spec | None, str]:
+        from obskit.stack.spec import Spec, load_spec
+
+        source = self._spec_source
+        if isinstance(source, Spec):
+            return source, SPEC_NAME
+        path = Path(source) if source is not None else self.root / SPEC_NAME
+        if source is None and not path.is_file():
+            return None, SPEC_NAME
+        return load_spec(path), path.name
+
+    def spec(self) -> Spec | None:
+        """The spec the stack was generated from: ``--spec``, else ``obskit.yaml`` in it."""
+        return self._loaded_spec[0]
+
+    @property
+    def spec_name(self) -> str:
+        return self._loaded_spec[1]
 
     def exists(self, rel: str) -> bool:
         return (self.root / rel).is_file()

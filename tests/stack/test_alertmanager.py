@@ -95,7 +95,7 @@ def test_receivers_send_to_the_webhook_and_read_secrets_from_files() -> None:
     receivers = {r["name"]: r for r in config["receivers"]}
     page = receivers["page"]
     assert page["webhook_configs"] == [
-        {"url": "http://127.0.0.1:5001/alerts", "send_resolved": True}
+        {"url": "http://host.docker.internal:5001/alerts", "send_resolved": True}
     ]
     assert page["slack_configs"][0]["api_url_file"] == "/run/secrets/alertmanager_slack_api_url"
     assert page["slack_configs"][0]["channel"] == "#ops-alerts"
@@ -114,6 +114,60 @@ def test_receivers_send_to_the_webhook_and_read_secrets_from_files() -> None:
         "alertmanager_slack_api_url",
         "alertmanager_smtp_password",
     }
+
+
+# --- issue 11, problem 4: a receiver on the host, seen from Alertmanager's container ----------
+
+
+@pytest.mark.parametrize(
+    ("given", "in_container"),
+    [
+        ("http://127.0.0.1:5001/alerts", "http://host.docker.internal:5001/alerts"),
+        ("http://localhost:5001/alerts?x=1", "http://host.docker.internal:5001/alerts?x=1"),
+        ("http://[::1]:5001/alerts", "http://host.docker.internal:5001/alerts"),
+        ("http://127.0.0.2/hook", "http://host.docker.internal/hook"),
+        ("https://hooks.example.com/obskit", "https://hooks.example.com/obskit"),
+    ],
+)
+def test_a_webhook_on_the_host_loopback_is_posted_to_through_host_gateway(
+    given: str, in_container: str
+) -> None:
+    # Inside the container 127.0.0.1 is Alertmanager itself: the old config posted every
+    # notification, the Watchdog heartbeat included, to Alertmanager's own port 5001.
+    spec = parse_spec({**SPEC_DATA["one-service"], "alerting": {"webhook_url": given}})
+    config = alertmanager.config(spec)
+    urls = {c["url"] for r in config["receivers"] for c in r.get("webhook_configs", [])}
+    assert urls == {in_container}
+    am = compose.compose(spec)["services"]["alertmanager"]
+    on_host = in_container != given
+    assert am.get("extra_hosts") == (["host.docker.internal:host-gateway"] if on_host else None)
+    # obskit demo runs Alertmanager on the host: there the spec's URL stays as it is.
+    local = alertmanager.config(spec, in_container=False)
+    assert {c["url"] for r in local["receivers"] for c in r.get("webhook_configs", [])} == {given}
+
+
+def test_a_smarthost_on_the_host_loopback_is_rewritten_too() -> None:
+    data = {
+        **SPEC_DATA["one-service"],
+        "alerting": {
+            "email": {"to": "a@example.com", "from": "b@example.com", "smarthost": "localhost:25"}
+        },
+    }
+    config = alertmanager.config(parse_spec(data))
+    assert config["receivers"][1]["email_configs"][0]["smarthost"] == "host.docker.internal:25"
+
+
+def test_a_webhook_to_the_unspecified_address_is_refused() -> None:
+    from obskit.errors import SpecError
+
+    with pytest.raises(SpecError) as err:
+        parse_spec(
+            {**SPEC_DATA["one-service"], "alerting": {"webhook_url": "http://0.0.0.0:5001/a"}}
+        )
+    assert str(err.value) == (
+        "alerting.webhook_url: 0.0.0.0 is an address to listen on, not to send to; give the"
+        " receiver's address (127.0.0.1 for one on this host)"
+    )
 
 
 def test_without_any_receiver_configured_alerts_go_nowhere_but_the_config_is_whole() -> None:

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from obskit.stack import compose
+from obskit.stack import compose, images
 from obskit.stack.serialize import serialize
+from obskit.stack.spec import parse_spec
 from tests.specs import SPECS
 
 CHECK_JSONSCHEMA = Path(sys.executable).with_name("check-jsonschema")
@@ -122,24 +123,41 @@ def test_published_ports_are_the_ones_users_need() -> None:
     ]
 
 
+# --- issue 11, problem 1: healthchecks only with what the image has ------------------------
+
+
 @pytest.mark.parametrize("name", ["demo", "jaeger"])
-def test_start_up_waits_for_healthy_dependencies(name: str) -> None:
+def test_healthchecks_use_only_programs_the_image_has(name: str) -> None:
     services = loaded(name)["services"]
+    env = env_values(name)
     for service, body in services.items():
-        if service == "otel-collector":
-            # Distroless image: no shell or wget to run a healthcheck with.
-            assert "healthcheck" not in body
-        else:
-            test = body["healthcheck"]["test"]
-            assert test[:4] == ["CMD", "wget", "-q", "--spider"]
-            assert test[4].startswith("http://127.0.0.1:")
+        facts = images.facts_for(env[compose.image_variable(service)])
+        assert facts is not None, f"{service}: no image facts"
+        if "healthcheck" not in body:
+            continue
+        test = body["healthcheck"]["test"]
+        assert test[:4] == ["CMD", "wget", "-q", "--spider"]
+        assert test[4].startswith("http://127.0.0.1:")
+        assert facts.can_run("wget"), f"{service}: {facts.ref} has no wget"
+    # distroless Tempo 3 and the scratch Collector: nothing to run a healthcheck with
+    without = {s for s, body in services.items() if "healthcheck" not in body}
+    assert without == ({"otel-collector", "tempo"} if name == "demo" else {"otel-collector"})
+
+
+@pytest.mark.parametrize("name", ["demo", "jaeger"])
+def test_start_up_waits_for_healthy_or_started_dependencies(name: str) -> None:
+    # The old file made the Collector and Grafana wait for Tempo to be healthy: they never
+    # started, since Tempo's wget healthcheck could not run.
+    services = loaded(name)["services"]
+    for body in services.values():
         for target, condition in body.get("depends_on", {}).items():
-            assert condition == {"condition": "service_healthy"}
-            assert "healthcheck" in services[target]
-    assert set(services["grafana"]["depends_on"]) == {
-        "prometheus",
-        "alertmanager",
-        "tempo" if name == "demo" else "jaeger",
+            has_check = "healthcheck" in services[target]
+            expected = "service_healthy" if has_check else "service_started"
+            assert condition == {"condition": expected}
+    backend = "tempo" if name == "demo" else "jaeger"
+    assert set(services["grafana"]["depends_on"]) == {"prometheus", "alertmanager", backend}
+    assert services["otel-collector"]["depends_on"] == {
+        backend: {"condition": "service_started" if name == "demo" else "service_healthy"}
     }
 
 
@@ -183,7 +201,42 @@ def test_prometheus_reaches_services_on_the_host() -> None:
     prometheus = loaded("demo")["services"]["prometheus"]
     assert prometheus["extra_hosts"] == ["host.docker.internal:host-gateway"]
     assert "--enable-feature=exemplar-storage" in prometheus["command"]
-    assert "--storage.tsdb.retention.time=15d" in prometheus["command"]
+
+
+# --- issue 11, problem 5: retention at least the longest SLO window --------------------------
+
+
+def retention_of(data: dict) -> str:
+    command = compose.compose(parse_spec(data))["services"]["prometheus"]["command"]
+    return next(c for c in command if c.startswith("--storage.tsdb.retention.time="))
+
+
+@pytest.mark.parametrize(
+    ("extra", "window", "kept"),
+    [
+        ({}, None, "30d"),  # the spec default 15 days, the default 30-day SLO window
+        ({}, 90, "90d"),
+        ({"retention_days": 120}, None, "120d"),
+        ({"retention_days": 7}, 28, "28d"),
+    ],
+)
+def test_prometheus_keeps_samples_for_the_longest_slo_window(
+    extra: dict, window: int | None, kept: str
+) -> None:
+    # The old file kept 15 days while the budget rules summed over 30: "30-day budget
+    # remaining" covered at most 15.
+    slo = {"availability": 99.9, **({"window_days": window} if window else {})}
+    data = {
+        "project": "p",
+        "services": [{"name": "api", "port": 8000, "metrics_port": 9000, "slo": slo}],
+        **extra,
+    }
+    assert retention_of(data) == f"--storage.tsdb.retention.time={kept}"
+
+
+def test_without_an_slo_the_spec_retention_stands() -> None:
+    data = {"project": "p", "services": [{"name": "api", "port": 8000, "metrics_port": 9000}]}
+    assert retention_of(data) == "--storage.tsdb.retention.time=15d"
 
 
 def test_alertmanager_runs_without_a_cluster_listener() -> None:

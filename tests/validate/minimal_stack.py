@@ -108,32 +108,52 @@ RULE_TESTS: dict[str, Any] = {
 ALERTMANAGER: dict[str, Any] = {
     "route": {"receiver": "webhook", "group_by": ["alertname", "service"]},
     "receivers": [
-        {"name": "webhook", "webhook_configs": [{"url": "http://127.0.0.1:5001/alerts"}]}
+        {
+            "name": "webhook",
+            "webhook_configs": [{"url": "http://host.docker.internal:5001/alerts"}],
+        }
     ],
 }
 
 BIND = "${OBSKIT_BIND:-127.0.0.1}"
+HOST_GATEWAY = ["host.docker.internal:host-gateway"]
 COMPOSE: dict[str, Any] = {
     "services": {
         "prometheus": {
             "image": "prom/prometheus:${PROMETHEUS_VERSION}",
+            "command": ["--config.file=/etc/prometheus/prometheus.yml"],
             "ports": [f"{BIND}:9090:9090"],
+            "volumes": ["./prometheus:/etc/prometheus:ro", "prometheus-data:/prometheus"],
+            "extra_hosts": HOST_GATEWAY,
+            "healthcheck": {
+                "test": ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:9090/-/ready"]
+            },
         },
         "alertmanager": {
             "image": "prom/alertmanager:${ALERTMANAGER_VERSION}",
             "ports": [f"{BIND}:9093:9093"],
+            "volumes": ["./alertmanager:/etc/alertmanager:ro"],
+            "extra_hosts": HOST_GATEWAY,
             "depends_on": {"prometheus": {"condition": "service_started"}},
         },
         "collector": {
             "image": "otel/opentelemetry-collector-contrib:0.159.0",
             "ports": [f"{BIND}:4317:4317", f"{BIND}:4318:4318"],
+            "volumes": ["./collectors/otel-collector.yaml:/etc/otelcol-contrib/config.yaml:ro"],
         },
         "grafana": {
             "image": "grafana/grafana:13.2.0",
             "ports": ["127.0.0.1:3000:3000"],
+            "volumes": ["./grafana/provisioning:/etc/grafana/provisioning:ro"],
+            "secrets": ["grafana_admin_password"],
+            "depends_on": {
+                "prometheus": {"condition": "service_healthy"},
+                "collector": {"condition": "service_started"},
+            },
         },
     },
     "volumes": {"prometheus-data": {}},
+    "secrets": {"grafana_admin_password": {"file": "./secrets/grafana_admin_password"}},
 }
 ENV = {"PROMETHEUS_VERSION": "v3.14.0", "ALERTMANAGER_VERSION": "v0.34.0"}
 
@@ -203,6 +223,13 @@ DASHBOARD: dict[str, Any] = {
     ],
 }
 
+# The spec the stack comes from, for the check of where host services listen.
+SPEC: dict[str, Any] = {
+    "project": "mini",
+    "services": [{"name": "api", "port": 8100, "metrics_port": 9100}],
+}
+SECRET = "secrets/grafana_admin_password"
+
 FILES: dict[str, Any] = {
     "collectors/otel-collector.yaml": COLLECTOR,
     "prometheus/prometheus.yml": PROMETHEUS,
@@ -213,12 +240,19 @@ FILES: dict[str, Any] = {
     ".env": ENV,
     "grafana/provisioning/datasources/obskit.yaml": DATASOURCES,
     "grafana/dashboards/red.json": DASHBOARD,
+    "obskit.yaml": SPEC,
+    SECRET: "s3cret",
 }
 
 
 def write_stack(root: Path, files: dict[str, Any] | None = None) -> Path:
+    """Files as ``obskit init`` leaves them: configs 0644 (the containers' users read them),
+    the secret 0644 in a directory of mode 0700."""
     for rel, data in (FILES if files is None else files).items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(serialize(rel, data), encoding="utf-8")
+        path.write_text(data if isinstance(data, str) else serialize(rel, data), encoding="utf-8")
+        path.chmod(0o644)
+    if (root / "secrets").is_dir():
+        (root / "secrets").chmod(0o700)
     return root
