@@ -713,3 +713,52 @@ def test_a_directory_that_does_not_exist_exits_2(tmp_path: Path) -> None:
         f"Error: {tmp_path / 'nope'} does not exist (give the directory `obskit init --out`"
         " wrote, or run `obskit init` first)\n",
     )
+
+
+# --- which promtool and amtool ran (issue 11, problem 6) ---------------------------------------
+
+
+def fake_tool(path: Path, banner: str) -> Path:
+    """An executable that only answers --version: the selection is what is under test."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"#!/bin/sh\necho '{banner}'\n", encoding="utf-8")
+    path.chmod(0o755)
+    return path
+
+
+def test_the_pinned_promtool_in_the_servers_cache_wins_over_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from obskit.validate.tools import AMTOOL, PROMTOOL
+
+    monkeypatch.setenv("OBSKIT_SERVERS_CACHE", str(tmp_path / "cache"))
+    assert PROMTOOL.command() == [shutil.which("promtool")]  # nothing cached: PATH
+    cached = fake_tool(
+        tmp_path / "cache" / "prometheus-v3.14.0" / "promtool",
+        "promtool, version 3.14.0 (branch: HEAD, revision: unknown)",
+    )
+    assert PROMTOOL.command() == [str(cached)]
+    assert PROMTOOL.ran_with([str(cached)]) == "promtool 3.14.0"
+    amtool = fake_tool(
+        tmp_path / "cache" / "alertmanager-v0.34.0" / "amtool", "amtool, version 0.34.0"
+    )
+    assert AMTOOL.command() == [str(amtool)]
+    assert AMTOOL.ran_with([str(amtool)]) == "amtool 0.34.0"
+
+
+def test_a_promtool_of_another_major_version_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from obskit.validate.tools import PROMTOOL, version
+
+    monkeypatch.setenv("OBSKIT_SERVERS_CACHE", str(tmp_path / "empty"))
+    found = PROMTOOL.command()
+    assert found is not None
+    ran = version(found[0])
+    assert ran is not None
+    report = validate_stack(make_stack(tmp_path / "stack"))
+    checked_with = {r.name: r.ran_with for r in report.results if r.ran_with}
+    expected = f"promtool {ran}" + ("" if ran.startswith("3.") else ", not the image's 3.14.0")
+    assert checked_with["promtool check config"] == expected
+    assert checked_with["promtool test rules"] == expected
+    assert checked_with["amtool check-config"].startswith("amtool ")

@@ -4,7 +4,9 @@ obskit's cross-checks really read the generated files (break one, they notice)."
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_every_validator_passes_on_the_generated_stack(
     generated: dict[str, Path], name: str
 ) -> None:
-    report = validate_stack(generated[name])
+    report = validate_stack(generated[name], spec=SPECS[name])
     problems = {
         r.name: r.detail for r in report.results if r.status in (Status.FAILED, Status.MISSING)
     }
@@ -52,9 +54,9 @@ def test_every_validator_passes_on_the_generated_stack(
 # --- the cross-checks read what init generates ------------------------------------------------
 
 
-def own_check(stack: Path, name: str) -> tuple[Status, str]:
+def own_check(stack: Path, name: str, spec=None) -> tuple[Status, str]:  # type: ignore[no-untyped-def]
     check = next(c for c in CHECKS if c.name == name)
-    report = validate_stack(stack, (check,))
+    report = validate_stack(stack, (check,), spec=spec)
     return report.results[0].status, report.results[0].detail
 
 
@@ -143,3 +145,81 @@ def test_two_generated_services_on_one_host_port(demo: Path) -> None:
     assert detail.endswith(
         f"is published by service {found['first']!r} and by service {found['second']!r}"
     ), detail
+
+
+# --- what the generator wrote before issue 11 fails the container checks ----------------------
+
+
+def test_the_old_tempo_healthcheck_fails(demo: Path) -> None:
+    def edit(compose: dict) -> None:  # type: ignore[type-arg]
+        compose["services"]["tempo"]["healthcheck"] = {
+            "test": ["CMD", "wget", "-q", "--spider", "http://127.0.0.1:3200/ready"]
+        }
+
+    edit_yaml(demo / "docker-compose.yml", edit)
+    assert own_check(demo, "healthchecks") == (
+        Status.FAILED,
+        "docker-compose.yml: service 'tempo': the healthcheck runs wget, which"
+        " grafana/tempo:3.0.3 (gcr.io/distroless/static-debian12) does not have, so it never"
+        " turns healthy; remove the healthcheck and let dependents wait with condition:"
+        " service_started",
+    )
+
+
+def test_the_old_0600_grafana_password_fails(demo: Path) -> None:
+    if os.getuid() == 472:
+        pytest.skip("the file would be Grafana's own")
+    (demo / "secrets" / "grafana_admin_password").chmod(0o600)
+    status, detail = own_check(demo, "container file access")
+    assert status is Status.FAILED
+    assert detail.startswith(
+        "docker-compose.yml: service 'grafana' (uid 472) cannot read secret"
+        " secrets/grafana_admin_password (mode 0600, owner "
+    ), detail
+
+
+def test_the_old_loopback_metrics_fail(demo: Path) -> None:
+    spec = replace(SPECS["demo"], metrics_host="127.0.0.1")
+    status, detail = own_check(demo, "host targets", spec)
+    assert status is Status.FAILED
+    assert detail.splitlines()[0] == (
+        "prometheus/prometheus.yml: job 'storefront' scrapes host.docker.internal:9101, but"
+        " obskit.yaml has storefront serve metrics on 127.0.0.1 (metrics_host), which"
+        " Prometheus in Docker cannot reach on Linux; set metrics_host: docker-bridge (the"
+        " default) or 0.0.0.0"
+    )
+    assert len(detail.splitlines()) == 5  # one line per service
+
+
+def test_the_old_webhook_on_loopback_fails(demo: Path) -> None:
+    path = demo / "alertmanager" / "alertmanager.yml"
+    path.write_text(
+        path.read_text().replace("host.docker.internal:5001", "127.0.0.1:5001"), encoding="utf-8"
+    )
+    status, detail = own_check(demo, "container URLs")
+    assert status is Status.FAILED
+    assert detail.splitlines()[0] == (
+        "alertmanager/alertmanager.yml: receivers[0].webhook_configs[0].url:"
+        " http://127.0.0.1:5001/alerts is the alertmanager container itself, not the host"
+        " (service 'alertmanager'); use http://host.docker.internal:5001/alerts, or the"
+        " compose service's name for another container"
+    )
+    assert len(detail.splitlines()) == 4  # default, page, ticket, watchdog
+
+
+def test_the_old_15_day_retention_fails(demo: Path) -> None:
+    def edit(compose: dict) -> None:  # type: ignore[type-arg]
+        command = compose["services"]["prometheus"]["command"]
+        at = next(i for i, c in enumerate(command) if c.startswith("--storage.tsdb.retention"))
+        command[at] = "--storage.tsdb.retention.time=15d"
+
+    edit_yaml(demo / "docker-compose.yml", edit)
+    status, detail = own_check(demo, "retention")
+    assert status is Status.FAILED
+    assert detail.startswith(
+        "docker-compose.yml: service 'prometheus' keeps 15d of samples"
+        " (--storage.tsdb.retention.time), but prometheus/rules/"
+    ), detail
+    assert detail.endswith(
+        "reads [30d], over data already deleted; keep at least 30d (obskit.yaml: retention_days)"
+    )
