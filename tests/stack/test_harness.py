@@ -105,7 +105,7 @@ def _prometheus_and_alertmanager(directory: Path, prometheus_args: list[str]) ->
     })  # fmt: skip
 
 
-def _leftovers(run_id: int) -> list[str]:
+def _leftovers(run_id: str) -> list[str]:
     return network.namespaces_of(run_id) + network.links_of(run_id)
 
 
@@ -175,12 +175,13 @@ def test_a_crashed_runs_namespaces_and_links_are_swept() -> None:
     _require([])
     gone = subprocess.Popen(["true"])
     gone.wait()  # a pid that no longer runs: the "crashed" run
-    bridge = network.Bridge(name=f"okb{gone.pid}", subnet=network.free_subnet(), run_id=gone.pid)
+    run_id = f"{gone.pid}s0"
+    bridge = network.Bridge(name=f"ob{run_id}", subnet=network.free_subnet(), run_id=run_id)
     network.ip("link", "add", "name", bridge.name, "type", "bridge")
     ns = network.add_namespace(bridge, "prometheus", 0)
     try:
         swept = network.sweep_leftovers()
         assert set(swept) >= {bridge.name, ns.name, ns.veth}
-        assert _leftovers(gone.pid) == []
+        assert _leftovers(run_id) == []
     finally:
-        network.remove_run(gone.pid)
+        network.remove_run(run_id)

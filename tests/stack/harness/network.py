@@ -3,7 +3,8 @@ service a network namespace joined to it by a veth pair.
 
 The subnet is a private /24 no route on this machine uses yet. The namespaces get no default
 route: they reach each other and the host's side of the bridge (``host-gateway``), nothing else.
-Names carry the pid of the run (``obskit-<pid>-<service>``, bridge ``okb<pid>``) so that
+Names carry the run's tag, the pid of the test process and a count of its stacks
+(``obskit-<pid>s<n>-<service>``, bridge ``ob<pid>s<n>``, veths ``ov<pid>s<n>e<i>``), so that
 :func:`sweep_leftovers` removes what a crashed run left behind, and never what a live run on
 this shared machine still uses.
 """
@@ -23,8 +24,8 @@ from pathlib import Path
 
 NETNS_DIR = Path("/run/netns")
 PREFIX = "obskit-"
-_NETNS = re.compile(rf"^{PREFIX}(\d+)-")
-_LINK = re.compile(r"^ok[bv](\d+)")
+_NETNS = re.compile(rf"^{PREFIX}((\d+)s\d+)-")
+_LINK = re.compile(r"^o[bv]((\d+)s\d+)")
 
 
 def ip(*args: str) -> str:
@@ -64,7 +65,7 @@ def free_subnet() -> ipaddress.IPv4Network:
 class Bridge:
     name: str
     subnet: ipaddress.IPv4Network
-    run_id: int
+    run_id: str  # <pid>s<n>
 
     @property
     def host_ip(self) -> str:
@@ -86,8 +87,8 @@ class Namespace:
         return NETNS_DIR / self.name
 
 
-def create_bridge(run_id: int) -> Bridge:
-    bridge = Bridge(name=f"okb{run_id}", subnet=free_subnet(), run_id=run_id)
+def create_bridge(run_id: str) -> Bridge:
+    bridge = Bridge(name=f"ob{run_id}", subnet=free_subnet(), run_id=run_id)
     ip("link", "add", "name", bridge.name, "type", "bridge")
     ip("addr", "add", f"{bridge.host_ip}/{bridge.subnet.prefixlen}", "dev", bridge.name)
     ip("link", "set", bridge.name, "up")
@@ -98,7 +99,7 @@ def add_namespace(bridge: Bridge, service: str, index: int) -> Namespace:
     ns = Namespace(
         name=f"{PREFIX}{bridge.run_id}-{service}",
         address=bridge.address(index),
-        veth=f"okv{bridge.run_id}x{index}",
+        veth=f"ov{bridge.run_id}e{index}",
     )
     ip("netns", "add", ns.name)
     ip("link", "add", ns.veth, "type", "veth", "peer", "name", "eth0", "netns", ns.name)
@@ -125,27 +126,27 @@ def remove_link(name: str) -> None:
         ip("link", "del", name)
 
 
-def remove_run(run_id: int) -> None:
+def remove_run(run_id: str) -> None:
     for name in namespaces_of(run_id):
         remove_namespace(name)
     for link in links_of(run_id):
         remove_link(link)
 
 
-def namespaces_of(run_id: int) -> list[str]:
-    return [n for n in _namespaces() if (m := _NETNS.match(n)) and int(m.group(1)) == run_id]
+def namespaces_of(run_id: str) -> list[str]:
+    return [n for n in _namespaces() if (m := _NETNS.match(n)) and m.group(1) == run_id]
 
 
-def links_of(run_id: int) -> list[str]:
-    return [n for n in _links() if (m := _LINK.match(n)) and int(m.group(1)) == run_id]
+def links_of(run_id: str) -> list[str]:
+    return [n for n in _links() if (m := _LINK.match(n)) and m.group(1) == run_id]
 
 
 def sweep_leftovers() -> list[str]:
     """Remove the namespaces and links of harness runs whose process is gone."""
     dead = {
-        int(m.group(1))
+        m.group(1)
         for name in [*_namespaces(), *_links()]
-        if (m := _NETNS.match(name) or _LINK.match(name)) and not _alive(int(m.group(1)))
+        if (m := _NETNS.match(name) or _LINK.match(name)) and not _alive(int(m.group(2)))
     }
     removed = []
     for run_id in sorted(dead):

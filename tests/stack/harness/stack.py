@@ -17,6 +17,7 @@ Services without a buildable server (Grafana) are listed in :attr:`Stack.not_run
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -31,6 +32,7 @@ from tests.stack.harness.container import Container, _die_with_parent
 from tests.stack.harness.images import image_of, locate, missing_binaries
 from tests.stack.harness.project import HOST_GATEWAY, Project, Published, load_project
 
+_STACKS = itertools.count()  # stacks this process opened: part of their interfaces' names
 TOOLS = ("ip", "nsenter", "unshare", "setpriv", "socat", "chroot")
 TOOLS_HINT = "apt-get install iproute2 socat util-linux"
 
@@ -62,7 +64,7 @@ class Stack:
     starts the project in ``dir``, ``down()`` removes all of it."""
 
     workdir: Path
-    run_id: int = field(default_factory=os.getpid)
+    run_id: str = field(default_factory=lambda: f"{os.getpid()}s{next(_STACKS)}")
     project: Project | None = None
     containers: dict[str, Container] = field(default_factory=dict)
     forwarders: list[subprocess.Popen[bytes]] = field(default_factory=list)
@@ -156,10 +158,7 @@ class Stack:
         while container.running() and time.monotonic() < deadline:
             time.sleep(0.05)
         if not container.running():
-            raise HarnessError(
-                f"{container.service.name} exited with code {container.proc.returncode} "  # type: ignore[union-attr]
-                f"at start:\n{container.log_tail()}"
-            )
+            raise _exited(container)
 
     def _wait_healthy(self, name: str, timeout: float | None) -> None:
         container = self.containers[name]
@@ -175,7 +174,7 @@ class Stack:
         last = None
         while time.monotonic() < deadline:
             if not container.running():
-                raise HarnessError(f"{name} exited while starting:\n{container.log_tail()}")
+                raise _exited(container)
             last = self.health(name)
             if last.ok:
                 return
@@ -239,6 +238,13 @@ class Stack:
                 proc.wait()
         self.forwarders.clear()
         network.remove_run(self.run_id)
+
+
+def _exited(container: Container) -> HarnessError:
+    code = container.proc.returncode if container.proc is not None else None
+    return HarnessError(
+        f"{container.service.name} exited with code {code} at start:\n{container.log_tail()}"
+    )
 
 
 def _listening(host: str, port: int) -> bool:
