@@ -13,7 +13,7 @@ once; then, each in a fresh subprocess and ``--runs`` times:
   --service S --file F --workers 1`` does minus rendering (the baseline);
 * N workers: the same with ``--workers N`` (default: the CPU count) -- the parent cuts the
   file into whole traces, N worker processes read and analyse them
-  (:mod:`obskit.aggregate.pool`).
+  (:mod:`obskit.aggregate.pool` over :mod:`obskit.sources.batches`).
 
 Printed per size: medians of traces/s and µs per trace of each (flat cost per trace means the
 µs columns do not grow with the size; the clock starts after obskit is imported), the speed-up
@@ -95,9 +95,11 @@ def measure(mode: str, path: str) -> None:
     import orjson
 
     # imported before the clock starts: a one-off cost (~0.25 s), not a per-trace one
-    from obskit.aggregate.run import collect, new_aggregator
+    from obskit.aggregate.run import new_aggregator
     from obskit.aggregate.sample import Endpoint
-    from obskit.aggregate.search import Query
+    from obskit.collect import collect
+    from obskit.sources.files import FileSource
+    from obskit.sources.query import Query
 
     started = time.perf_counter()
     if mode == "parse":
@@ -107,12 +109,7 @@ def measure(mode: str, path: str) -> None:
                 orjson.loads(line)
                 count += 1
     else:
-
-        class FileSource:
-            backend = "file"
-
-        source = FileSource()
-        source.path = path  # type: ignore[attr-defined]
+        source = FileSource(path)
         aggregator = new_aggregator(Endpoint("frontend"))
         workers = int(mode.partition(":")[2] or 1)
         collect(aggregator, source, Query("frontend", None, 0, 0, None), workers=workers)

@@ -42,7 +42,7 @@ def make_batch(service: str) -> list:
     collected: list = []
 
     class Collect(SpanExporter):
-        def export(self, spans):  # type: ignore[no-untyped-def]
+        def export(self, spans):  # type: ignore[no-untyped-def]  # the SDK's signature
             collected.extend(spans)
             return SpanExportResult.SUCCESS
 

@@ -51,7 +51,7 @@ def timed(argv: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, _children_cpu() - cpu
 
 
-def median_of(runs: int, make_argv) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+def median_of(runs: int, make_argv) -> tuple[float, float]:  # type: ignore[no-untyped-def]  # a bench script
     samples = [timed(make_argv(i)) for i in range(runs)]
     return statistics.median(s[0] for s in samples), statistics.median(s[1] for s in samples)
 

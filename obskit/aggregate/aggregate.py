@@ -29,6 +29,7 @@ import heapq
 from array import array
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from obskit.aggregate.report import (
     AggregateGraph,
@@ -46,7 +47,7 @@ from obskit.aggregate.report import (
 from obskit.aggregate.sample import Endpoint, HopKey, OpKey, TraceSample
 from obskit.aggregate.stats import percentile, rank, summary
 from obskit.aggregate.whatif import WhatIf
-from obskit.analysis.durations import format_ns, format_share
+from obskit.units import format_ns, format_share
 
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_SLOW_FACTOR = 2.0
@@ -110,7 +111,7 @@ class Aggregator:
         self.paths: dict[tuple[OpKey, ...], list[int]] = {}  # [total ns, traces critical in]
         self.services: Counter[str] = Counter()
         self.span_counts: Counter[str] = Counter()
-        self.edges: dict[HopKey, list] = {}  # [calls, errors, cp, array of durations]
+        self.edges: dict[HopKey, list[Any]] = {}  # [calls, errors, cp, array of durations]
         self.projected = [array("q") for _ in self.what_ifs]
         self.what_if_counts = [[0, 0, 0, 0] for _ in self.what_ifs]  # traces, spans, cut, bound
         self.warning_traces: dict[str, list[str]] = {}
@@ -124,8 +125,11 @@ class Aggregator:
         position = len(self.trace_ids)
         self.trace_ids.append(sample.trace_id)
         self.durations.append(sample.duration_ns)
-        table: dict
-        for table, values in ((self.hops, sample.hops), (self.operations, sample.operations)):
+        keyed: tuple[tuple[dict[Any, _Series], Mapping[Any, int]], ...] = (
+            (self.hops, sample.hops),
+            (self.operations, sample.operations),
+        )
+        for table, values in keyed:
             for key, ns in values.items():
                 series = table.get(key)
                 if series is None:
@@ -138,10 +142,10 @@ class Aggregator:
                     series.critical_in += 1
         # call paths need no percentiles: a total and a count each, however many traces
         paths = self.paths
-        for key, ns in sample.paths.items():
-            entry = paths.get(key)
+        for path_key, ns in sample.paths.items():
+            entry = paths.get(path_key)
             if entry is None:
-                paths[key] = [ns, 1]
+                paths[path_key] = [ns, 1]
             else:
                 entry[0] += ns
                 entry[1] += 1
@@ -178,8 +182,11 @@ class Aggregator:
         self.trace_ids += other.trace_ids
         self.durations += other.durations
         shift = offset.__add__
-        table: dict
-        for table, theirs in ((self.hops, other.hops), (self.operations, other.operations)):
+        keyed: tuple[tuple[dict[Any, _Series], Mapping[Any, _Series]], ...] = (
+            (self.hops, other.hops),
+            (self.operations, other.operations),
+        )
+        for table, theirs in keyed:
             get = table.get
             for key, series in theirs.items():
                 mine = get(key)
@@ -194,10 +201,10 @@ class Aggregator:
                 mine.critical_in += series.critical_in
         paths = self.paths
         get_path = paths.get
-        for key, value in other.paths.items():  # call paths: hashing them is the cost here
-            entry = get_path(key)
+        for path_key, value in other.paths.items():  # call paths: hashing them is the cost here
+            entry = get_path(path_key)
             if entry is None:
-                paths[key] = value
+                paths[path_key] = value
             else:
                 entry[0] += value[0]
                 entry[1] += value[1]
@@ -220,8 +227,8 @@ class Aggregator:
         for mine_projected, theirs_projected in zip(self.projected, other.projected, strict=True):
             mine_projected += theirs_projected
         for counts, theirs_counts in zip(self.what_if_counts, other.what_if_counts, strict=True):
-            for k, value in enumerate(theirs_counts):
-                counts[k] += value
+            for k, count in enumerate(theirs_counts):
+                counts[k] += count
         self.problems += other.problems
         self.found += other.found
 

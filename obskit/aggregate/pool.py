@@ -1,28 +1,27 @@
-"""Aggregate mode over files on every core: worker processes read and analyse the traces, the
+"""Aggregate mode on every core: worker processes read and analyse batches of traces, the
 parent merges what they send back. ``obskit analyze --service S --file F --workers N``.
 
-**What crosses the process boundary.** Parent → worker: where the lines of a batch of whole
-traces are (a *job*: up to ``PIECES_PER_JOB`` traces as byte offsets into the file; the worker
-reads the bytes again itself, from the page cache, which is cheaper than sending them through a
-pipe), or the path of a file the reader takes whole (one JSON document, protobuf). Worker →
-parent: an :class:`Aggregator` of just that job's traces -- a few integer arrays per hop and
-operation, ~1.2 kB per trace, never spans -- which :meth:`Aggregator.merge` folds in. At most
-``4 × workers`` jobs are in flight, so memory stays bounded however long the file is.
+**What crosses the process boundary.** Parent → worker: a *batch* (:class:`Batch`), anything
+picklable that reads its traces itself, in the worker (for files: where the lines of up to 48
+whole traces are, see :mod:`obskit.sources.batches`). Worker → parent: an :class:`Aggregator`
+of just that batch's traces -- a few integer arrays per hop and operation, ~1.2 kB per trace,
+never spans -- which :meth:`Aggregator.merge` folds in. At most ``4 × workers`` batches are in
+flight, so memory stays bounded however many traces there are. This module opens no file
+and knows no format: another engine (Dask, say) can run the same batches the same way, since
+``Aggregator`` partial results merge in any grouping.
 
-**The same report whatever the number of workers.** A trace whose spans are spread over
-several lines must reach one worker whole, and traces must reach the aggregate in the order
-the reader yields them (it decides exemplars among ties, the heat map's columns, the trace ids
-a warning names, and which traces ``--limit`` keeps). So the parent cuts the file on *trace*
-boundaries, not byte or line boundaries: :class:`obskit.aggregate.lines.Cutter` replays the
-reader's window over the trace ids of each line and hands out whole traces in the reader's
-order (a trace split by the window is two pieces, the second with its ``split`` warning, as in
-one process); jobs are merged in the order they were cut. Each worker converts its lines with
-the reader itself, so spans, warnings and messages are the reader's own.
+**The same report whatever the number of workers.** Traces must reach the aggregate in the
+order the reader yields them (it decides exemplars among ties, the heat map's columns, the
+trace ids a warning names, and which traces ``--limit`` keeps), so batches are merged in the
+order they were cut, and each job says at which line the reader yields each of its traces
+(for ``--limit`` against a bad line).
 
 **Errors.** A line the reader rejects ends the run with the reader's message (``FILE: line N:
 ...``), the same one as with ``--workers 1``: the first such line of the file, unless
 ``--limit`` was reached before the reader would have got to it. Workers send errors back as
-data; a worker that dies or fails unexpectedly becomes one line (:class:`WorkerError`).
+data; a worker that dies or fails unexpectedly becomes one line (:class:`WorkerError`). A
+batch whose lines were cut wrongly (``mismatch``) makes the run start over in one process,
+over ``restart()``'s traces.
 """
 
 from __future__ import annotations
@@ -31,35 +30,65 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from obskit.aggregate.aggregate import Aggregator
-from obskit.aggregate.lines import (
-    BadLine,
-    Cutter,
-    Piece,
-    Where,
-    build_piece,
-    check_lines,
-    convert_at,
-    convert_line,
-    jsonl_lines,
-    line_trace_ids,
-    open_file,
-)
+from obskit.aggregate.run import consume, report_skipped
 from obskit.aggregate.sample import Outcome, take
 from obskit.errors import InputError, ObskitError
 from obskit.gcpause import gc_paused
+from obskit.model import Trace
 
-PIECES_PER_JOB = 48
-BYTES_PER_JOB = 4 << 20  # a job's lines; a trace bigger than this travels alone
 IN_FLIGHT_PER_WORKER = 4  # jobs queued per worker: a busy parent does not starve them
-READ_BUFFER = 1 << 20  # lines of many kB: the default 8 kB buffer reads them in pieces
+
+
+class BatchEnd(Protocol):
+    """How reading a batch ended (see :class:`obskit.sources.batches.BatchEnd`)."""
+
+    @property
+    def bad(self) -> tuple[int, str] | None: ...  # the first line the reader rejects
+    @property
+    def error(self) -> str | None: ...  # a whole input the reader rejects
+    @property
+    def mismatch(self) -> bool: ...  # cut wrongly: start over in one process
+
+
+class Batch(Protocol):
+    """Traces a worker reads itself: pickled to it, then ``read(record)`` calls ``record``
+    with each trace, in order."""
+
+    def read(self, record: Callable[[Trace], None]) -> BatchEnd: ...
+
+
+class Stream(Protocol):
+    """Where a run of batches comes from (a file), for messages and for stopping early: its
+    first bad line as far as known, and a check of what was read ahead but not batched."""
+
+    @property
+    def path(self) -> object: ...
+    @property
+    def bad(self) -> tuple[int, str] | None: ...
+
+    def note_bad(self, number: int, message: str) -> None: ...
+
+    def check_held(self, upto: int | None) -> bool: ...
+
+
+class Job(Protocol):
+    """A batch, its stream, and at which line the reader yields each of its traces
+    (``positions``; empty: not known, a whole file). ``batch`` None: the stream ended at a
+    bad line."""
+
+    @property
+    def stream(self) -> Stream: ...
+    @property
+    def batch(self) -> Batch | None: ...
+    @property
+    def positions(self) -> Sequence[int | None]: ...
 
 
 class WorkerError(ObskitError):
@@ -95,17 +124,25 @@ class Result:
     mismatch: bool = False  # a line held other trace ids than the parent read ahead
 
 
-def _run_job(job: tuple[Any, ...]) -> Result:
+def _run_job(batch: Batch) -> Result:
     s = _SETTINGS
     per_trace = s["per_trace"]
     result = Result(outcomes=[] if per_trace else None)
     if not per_trace:
         result.batch = Aggregator(s["endpoint"], what_ifs=s["what_ifs"])
+    endpoint, names, what_ifs, window = (
+        s["endpoint"],
+        s["external_names"],
+        s["what_ifs"],
+        s["window"],
+    )
+
+    def record(trace: Trace) -> None:
+        _record(result, take(trace, endpoint, names, what_ifs, window))
+
     with gc_paused():
-        if job[0] == "file":
-            _run_file(Path(job[1]), result)
-        else:
-            _run_lines(job[1], job[2], job[3], result)
+        end = batch.read(record)
+    result.bad, result.error, result.mismatch = end.bad, end.error, end.mismatch
     return result
 
 
@@ -122,62 +159,12 @@ def _record(result: Result, outcome: Outcome) -> None:
         result.batch.add(outcome)
 
 
-def _run_lines(
-    path: str,
-    pieces: list[tuple[str, tuple[int, ...], bool]],
-    lines: dict[int, Where],
-    result: Result,
-) -> None:
-    s = _SETTINGS
-    converted: dict[int, dict[str, Any]] = {}
-    with open_file(Path(path)) as stream:
-        fd = stream.fileno()
-        for number in sorted(lines):
-            try:
-                by_id = convert_at(fd, number, lines[number])
-            except InputError as err:
-                result.bad = (number, str(err))
-                break  # the reader stops here: later lines do not matter
-            if by_id is None:
-                result.mismatch = True
-                return
-            converted[number] = by_id
-    for trace_id, numbers, split in pieces:
-        if not all(n in converted for n in numbers):
-            break  # pieces from here on come after the bad line
-        trace = build_piece(numbers, trace_id, split, converted, s["line_window"])
-        _record(result, take(trace, s["endpoint"], s["external_names"], s["what_ifs"], s["window"]))
-
-
-def _run_file(path: Path, result: Result) -> None:
-    from obskit.aggregate.search import read_paths
-
-    s = _SETTINGS
-    try:
-        for trace in read_paths([path], window=s["line_window"]):
-            _record(
-                result,
-                take(trace, s["endpoint"], s["external_names"], s["what_ifs"], s["window"]),
-            )
-    except InputError as err:
-        result.error = str(err)
-
-
 # -- in the parent ---------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
-class _File:
-    path: Path
-    cutter: Cutter | None = None
-    bad: BadLine | None = None  # the first line the reader rejects, as far as known
-
-
-@dataclass(slots=True)
-class _Job:
-    file: _File
-    payload: tuple[Any, ...]
-    pieces: list[Piece]  # lines jobs: their pieces, in order (for --limit)
+class _Pending:
+    job: Job
     future: Future[Result] | None = None
 
 
@@ -195,40 +182,35 @@ class _Stop(Exception):
     """Reading stops: ``--limit`` was reached at a trace the reader yields at line ``at``
     (``None``: at the end of the file), or a bad line was found (``at`` is then ignored)."""
 
-    def __init__(self, file: _File, at: int | None, limit: bool) -> None:
+    def __init__(self, stream: Stream, at: int | None, limit: bool) -> None:
         super().__init__()
-        self.file, self.at, self.limit = file, at, limit
+        self.stream, self.at, self.limit = stream, at, limit
 
 
-def aggregate_files(
+def aggregate_batches(
     aggregator: Aggregator,
-    files: Sequence[Path],
+    jobs: Generator[Job, None, None],
     *,
     workers: int,
-    line_window: int,
+    restart: Callable[[], Iterable[Trace]],
     external_names: Mapping[str, str] | None = None,
     limit: int | None = None,
     window: tuple[int, int] | None = None,
 ) -> None:
-    """Feed ``files``' traces into ``aggregator`` with ``workers`` processes, exactly as
-    :func:`obskit.aggregate.run.consume` over :func:`obskit.aggregate.search.read_paths`
-    does in one process (which it falls back to if a line defeats the cutter)."""
-    from obskit.aggregate.run import consume, report_skipped
-    from obskit.aggregate.search import read_paths
-
+    """Feed the traces of ``jobs``' batches into ``aggregator`` with ``workers`` processes,
+    exactly as :func:`obskit.aggregate.run.consume` over ``restart()`` does in one process
+    (which it falls back to if a batch was cut wrongly)."""
     settings = {
         "endpoint": aggregator.endpoint,
         "what_ifs": aggregator.what_ifs,
         "external_names": dict(external_names or {}),
         "window": window,
-        "line_window": line_window,
         "per_trace": limit is not None,
     }
     # the traces go into a fresh aggregator first, so a fallback can start over
     mine = Aggregator(aggregator.endpoint, what_ifs=aggregator.what_ifs)
     tally = _Tally()
-    pending: deque[_Job] = deque()
-    jobs = _jobs(files, line_window)
+    pending: deque[_Pending] = deque()
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=_context(),
@@ -246,7 +228,7 @@ def aggregate_files(
         pool.shutdown(wait=True, cancel_futures=True)
         consume(
             aggregator,
-            read_paths(files, window=line_window),
+            restart(),
             external_names=external_names,
             limit=limit,
             window=window,
@@ -270,8 +252,8 @@ def _context() -> Any:
 def _drive(
     aggregator: Aggregator,
     pool: ProcessPoolExecutor,
-    jobs: Iterator[_Job],
-    pending: deque[_Job],
+    jobs: Generator[Job, None, None],
+    pending: deque[_Pending],
     tally: _Tally,
     workers: int,
     limit: int | None,
@@ -284,46 +266,47 @@ def _drive(
             if job is None:
                 exhausted = True
                 break
-            if job.payload:
-                job.future = pool.submit(_run_job, job.payload)
-            pending.append(job)
+            entry = _Pending(job)
+            if job.batch is not None:
+                entry.future = pool.submit(_run_job, job.batch)
+            pending.append(entry)
         if not pending:
             return
-        job = pending.popleft()
-        result = _result(job)
-        if job.payload == ():  # the marker after a bad line found while cutting
-            raise _Stop(job.file, None, False)
-        _merge(aggregator, job, result, tally, limit)
+        entry = pending.popleft()
+        result = _result(entry)
+        if entry.job.batch is None:  # the marker after a bad line found while cutting
+            raise _Stop(entry.job.stream, None, False)
+        _merge(aggregator, entry.job, result, tally, limit)
 
 
-def _result(job: _Job) -> Result:
-    if job.future is None:
+def _result(entry: _Pending) -> Result:
+    if entry.future is None:
         return Result()
     try:
-        return job.future.result()
+        return entry.future.result()
     except BrokenProcessPool:
         raise WorkerError(
             "a worker process died (killed, or out of memory?); run again with --workers 1"
         ) from None
     except Exception as err:  # one line, whatever went wrong over there
         raise WorkerError(
-            f"a worker process failed reading {job.file.path}: {type(err).__name__}: {err}"
+            f"a worker process failed reading {entry.job.stream.path}: {type(err).__name__}: {err}"
         ) from None
 
 
 def _merge(
-    aggregator: Aggregator, job: _Job, result: Result, tally: _Tally, limit: int | None
+    aggregator: Aggregator, job: Job, result: Result, tally: _Tally, limit: int | None
 ) -> None:
-    file = job.file
+    stream = job.stream
     if result.mismatch:
         raise _Mismatch
     if result.error is not None:
         raise InputError(result.error)
     if result.bad is not None:
-        _note_bad(file, BadLine(*result.bad))
+        stream.note_bad(*result.bad)
     if result.outcomes is None:
-        if file.bad is not None:
-            raise _Stop(file, None, False)
+        if stream.bad is not None:
+            raise _Stop(stream, None, False)
         assert result.batch is not None
         aggregator.merge(result.batch)
         aggregator.found += result.found
@@ -331,9 +314,9 @@ def _merge(
         tally.outside += result.outside
         return
     for k, outcome in enumerate(result.outcomes):
-        at = job.pieces[k].emitted if job.pieces else None
-        if file.bad is not None and (at is None or file.bad.number <= at):
-            raise _Stop(file, None, False)  # the reader stops at the bad line first
+        at = job.positions[k] if job.positions else None
+        if stream.bad is not None and (at is None or stream.bad[0] <= at):
+            raise _Stop(stream, None, False)  # the reader stops at the bad line first
         aggregator.found += 1
         if isinstance(outcome, str):
             tally.missing.append(outcome)
@@ -342,84 +325,26 @@ def _merge(
         else:
             aggregator.add(outcome)
             if limit is not None and len(aggregator.trace_ids) >= limit:
-                raise _Stop(file, at, True)
-    if file.bad is not None and len(result.outcomes) < len(job.pieces):
-        raise _Stop(file, None, False)
+                raise _Stop(stream, at, True)
+    if stream.bad is not None and len(result.outcomes) < len(job.positions):
+        raise _Stop(stream, None, False)
 
 
-def _note_bad(file: _File, bad: BadLine) -> None:
-    if file.bad is None or bad.number < file.bad.number:
-        file.bad = bad
-
-
-def _stop(stop: _Stop, pending: deque[_Job]) -> None:
+def _stop(stop: _Stop, pending: deque[_Pending]) -> None:
     """Reading stopped early: if the reader would have met a bad line first, raise its
-    error. Lines not converted yet (in jobs still running, or waiting in the cutter for
-    their trace to end) are converted first, so the error is the first bad line's."""
-    file = stop.file
+    error. Lines not converted yet (in batches still running, or read ahead and not batched
+    yet) are converted first, so the error is the first bad line's."""
+    stream = stop.stream
     upto = stop.at if stop.limit else None  # None: every line read so far counts
-    for job in pending:
-        if job.file is not file or job.future is None:
+    for entry in pending:
+        if entry.job.stream is not stream or entry.future is None:
             continue
-        result = _result(job)
+        result = _result(entry)
         if result.mismatch:
             raise _Mismatch
         if result.bad is not None:
-            _note_bad(file, BadLine(*result.bad))
-    if file.cutter is not None:
-        held = file.cutter.open_lines()
-        if upto is not None:
-            held = {n: where for n, where in held.items() if n <= upto}
-        if file.bad is not None:
-            held = {n: where for n, where in held.items() if n < file.bad.number}
-        try:
-            if not check_lines(file.path, held):
-                raise _Mismatch
-        except BadLine as bad:
-            _note_bad(file, bad)
-    if file.bad is not None and (upto is None or file.bad.number <= upto):
-        raise InputError(f"{file.path}: {file.bad.message}")
-
-
-def _jobs(files: Sequence[Path], line_window: int) -> Iterator[_Job]:
-    """Jobs in the order the reader meets their traces; after a bad line, a marker job
-    (empty payload) and nothing more."""
-    for path in files:
-        file = _File(path)
-        with open_file(path, buffering=READ_BUFFER) as stream:
-            lines = jsonl_lines(stream)
-            if lines is None:
-                yield _Job(file, ("file", str(path)), [])
-                continue
-            cutter = file.cutter = Cutter(line_window)
-            batch: list[Piece] = []
-            size = 0
-            for number, offset, line in lines:
-                tids = line_trace_ids(line)
-                if tids is None:
-                    try:
-                        tids = [t.trace_id for t in convert_line(line, number)]
-                    except InputError as err:
-                        file.bad = BadLine(number, str(err))
-                        if batch:
-                            yield _lines_job(file, cutter, batch)
-                        yield _Job(file, (), [])
-                        return
-                if tids:
-                    size += len(line)
-                for piece in cutter.feed(number, offset, len(line), tids):
-                    batch.append(piece)
-                    if len(batch) >= PIECES_PER_JOB or size >= BYTES_PER_JOB:
-                        yield _lines_job(file, cutter, batch)
-                        batch, size = [], 0
-            batch += cutter.finish()
-            for start in range(0, len(batch), PIECES_PER_JOB):
-                yield _lines_job(file, cutter, batch[start : start + PIECES_PER_JOB])
-
-
-def _lines_job(file: _File, cutter: Cutter, pieces: list[Piece]) -> _Job:
-    lines: dict[int, Where] = {}
-    for piece in pieces:
-        lines.update(cutter.take(piece))
-    wire = [(p.trace_id, p.lines, p.split) for p in pieces]
-    return _Job(file, ("lines", str(file.path), wire, lines), pieces)
+            stream.note_bad(*result.bad)
+    if not stream.check_held(upto):
+        raise _Mismatch
+    if stream.bad is not None and (upto is None or stream.bad[0] <= upto):
+        raise InputError(f"{stream.path}: {stream.bad[1]}")

@@ -1,31 +1,24 @@
-"""The whole aggregate run: find the traces, fetch them, sample each, build the report.
+"""An iterable of traces in, an aggregate out: the in-process engine.
 
 :func:`aggregate_traces` is the library entry point for traces already in hand;
-:func:`aggregate_source` searches and fetches first (Jaeger, Tempo, the embedded backend, or
-files). Traces are consumed one at a time and dropped after sampling, so memory holds the
-aggregate's numbers and at most the traces in flight.
+:func:`consume` feeds any iterable into an :class:`Aggregator` -- a partial result that
+:meth:`Aggregator.merge` combines with others, so engines that spread traces over processes
+(:mod:`obskit.aggregate.pool`) or machines merge what this makes. Where the traces come
+from (a backend search, files, stdin) is :mod:`obskit.collect`'s business. Traces are
+consumed one at a time and dropped after sampling, so memory holds the aggregate's numbers
+and at most the traces in flight.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from obskit.aggregate.aggregate import DEFAULT_SLOW_FACTOR, DEFAULT_THRESHOLD, Aggregator
-from obskit.aggregate.fetch import DEFAULT_CONCURRENCY, Failure, Progress, fetch_traces
 from obskit.aggregate.report import AggregateReport
-from obskit.aggregate.sample import Endpoint, take
-from obskit.aggregate.search import (
-    LINE_WINDOW,
-    Query,
-    read_files,
-    search_jaeger,
-    search_tempo,
-    trace_files,
-)
+from obskit.aggregate.sample import Endpoint, HopKey, take
 from obskit.aggregate.whatif import WhatIf
 from obskit.gcpause import gc_paused
 from obskit.model import Trace
-from obskit.sources import TraceSource
 
 
 def new_aggregator(
@@ -95,7 +88,7 @@ def aggregate_traces(
     slow_factor: float = DEFAULT_SLOW_FACTOR,
     what_ifs: Sequence[WhatIf] = (),
     external_names: Mapping[str, str] | None = None,
-    baseline: Mapping | None = None,
+    baseline: Mapping[HopKey, int] | None = None,
 ) -> AggregateReport:
     """The aggregate report of ``traces`` (any iterable: it is consumed once)."""
     aggregator = new_aggregator(
@@ -103,94 +96,3 @@ def aggregate_traces(
     )
     consume(aggregator, traces, external_names=external_names)
     return aggregator.report(baseline=baseline)
-
-
-def report_failures(aggregator: Aggregator, failures: Sequence[Failure], found: int) -> None:
-    if not failures:
-        return
-    first = failures[0]
-    aggregator.problem(
-        "fetch-failed",
-        f"{len(failures)} of {found} traces could not be fetched and are not counted; "
-        f"the first: {first.message}",
-        [f.trace_id for f in failures],
-    )
-
-
-def collect(
-    aggregator: Aggregator,
-    source: TraceSource,
-    query: Query,
-    *,
-    external_names: Mapping[str, str] | None = None,
-    file_window: tuple[int, int] | None = None,
-    concurrency: int = DEFAULT_CONCURRENCY,
-    progress: Progress | None = None,
-    on_found: Callable[[int, str], None] | None = None,
-    workers: int = 1,
-) -> None:
-    """Search ``source`` for ``query``'s traces, fetch them and feed ``aggregator``. Files
-    are read by ``workers`` processes (:mod:`obskit.aggregate.pool`; 1: in this one)."""
-    backend = getattr(source, "backend", "file")
-    if backend == "file":
-        path = getattr(source, "path", "-")
-        files = trace_files(path) if path != "-" and workers > 1 else []
-        # workers read lines again by their offset: regular files only (not a pipe)
-        if files and all(f.is_file() for f in files):
-            from obskit.aggregate.pool import aggregate_files
-
-            aggregate_files(
-                aggregator,
-                files,
-                workers=workers,
-                line_window=LINE_WINDOW,
-                external_names=external_names,
-                limit=query.limit,
-                window=file_window,
-            )
-            return
-        if path == "-":
-            import sys
-
-            from obskit.ingest import read_traces
-
-            traces: Iterable[Trace] = read_traces(sys.stdin.buffer, window=LINE_WINDOW)
-        else:
-            traces = read_files(path)
-        consume(
-            aggregator,
-            traces,
-            external_names=external_names,
-            limit=query.limit,
-            window=file_window,
-        )
-        return
-    url = source.url  # type: ignore[attr-defined]
-    client = source.client  # type: ignore[attr-defined]
-    found = (search_tempo if backend == "Tempo" else search_jaeger)(client, url, query)
-    if on_found:
-        on_found(len(found.summaries), found.api)
-    whole = [found.traces[i] for i in found.trace_ids if i in found.traces]
-    wanted = [i for i in found.trace_ids if i not in found.traces]
-    failures: list[Failure] = []
-    fetched = (
-        fetch_traces(source, wanted, concurrency=concurrency, progress=progress, failures=failures)
-        if wanted
-        else iter(())
-    )
-    consume(aggregator, _chain(whole, fetched), external_names=external_names)
-    report_failures(aggregator, failures, len(found.summaries))
-    aggregator.found = max(aggregator.found, len(found.summaries))
-    if not found.summaries:
-        aggregator.problem(
-            "no-traces",
-            f"{found.api} found no trace of {query.service}"
-            + (f" {query.operation}" if query.operation else "")
-            + " in the time window",
-        )
-
-
-def _chain(first: list[Trace], rest: Iterable[Trace]) -> Iterable[Trace]:
-    yield from first
-    first.clear()
-    yield from rest

@@ -270,7 +270,7 @@ def what_if_path(
         u for u in matching_spans(tree, e, members, what.target, callee_of) if kept[u] == KEPT
     ]
     starts, ends, _ = retime(tree, projection, e, dict.fromkeys(matched, what))
-    path = walk(tree, Retimed(projection, starts, ends), e)  # type: ignore[arg-type]
+    path = walk(tree, Retimed(projection, starts, ends), e)  # type: ignore[arg-type]  # walk reads starts, ends, kept only
     return [Section(tree.ids[i], start, end) for i, start, end in path.sections]
 
 
@@ -291,7 +291,7 @@ def _project(
     if not matched:
         return duration, 0, 0, 0
     starts, ends, applied = retime(tree, projection, e, dict.fromkeys(matched, what))
-    new_path = walk(tree, Retimed(projection, starts, ends), e)  # type: ignore[arg-type]
+    new_path = walk(tree, Retimed(projection, starts, ends), e)  # type: ignore[arg-type]  # walk reads starts, ends, kept only
     projected = sum(end - start for _, start, end in new_path.sections)
     cut = sum(applied.values())
     bound = sum(min(applied[u], span_cp.get(u, 0)) for u in applied)

@@ -35,6 +35,7 @@ from __future__ import annotations
 import heapq
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from obskit.analysis.clipping import KEPT, Projection
 from obskit.analysis.tree import SpanTree
@@ -133,7 +134,7 @@ def retime(
     new_starts, new_ends = list(starts), list(ends)
     applied: dict[int, int] = {}
 
-    def enter(u: int) -> list:
+    def enter(u: int) -> list[Any]:
         kids = kept_children(tree, projection, u)
         gaps = own_gaps(starts, ends, u, kids)
         what = cuts.get(u)

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from obskit.analysis.critical_path import compute
-from obskit.analysis.durations import format_ns
 from obskit.analysis.graph import dependency_graph
 from obskit.analysis.hops import build_hops
+from obskit.analysis.outline import SpanOutline
 from obskit.analysis.reports import (
     DependencyGraph,
     OperationTime,
@@ -24,6 +24,7 @@ from obskit.analysis.reports import (
 from obskit.analysis.tree import SpanTree
 from obskit.gcpause import gc_paused
 from obskit.model import Trace, TraceWarning
+from obskit.units import format_ns
 
 DEFAULT_THRESHOLD = 0.2
 
@@ -73,6 +74,7 @@ def _analyze(
     )
     graph = dependency_graph(tree, hop_run, span_cp, entered)
     ids, spans = tree.ids, tree.spans
+    span_critical_ns = {ids[i]: ns for i, ns in span_cp.items()}
     return TraceReport(
         trace_id=trace.trace_id,
         root=_ref(tree, primary),
@@ -90,8 +92,8 @@ def _analyze(
         roots=tuple(_ref(tree, r) for r in _roots_primary_first(tree)),
         warnings=tuple(trace.warnings) + tuple(run.warnings) + tuple(_roots_warning(tree)),
         threshold=threshold,
-        span_critical_ns={ids[i]: ns for i, ns in span_cp.items()},
-        trace=trace,
+        span_critical_ns=span_critical_ns,
+        outline=SpanOutline(tree, span_critical_ns, trace.spans),
     )
 
 

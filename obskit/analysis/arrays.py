@@ -20,6 +20,8 @@ import itertools
 
 import numpy as np
 
+from obskit.model import SpanKind
+
 NO_PARENT = -1
 
 
@@ -114,7 +116,7 @@ class TreeArrays:
     __slots__ = ("children", "ends", "kinds", "parent", "starts")
 
     def __init__(
-        self, parent: np.ndarray, starts: np.ndarray, ends: np.ndarray, kinds: list
+        self, parent: np.ndarray, starts: np.ndarray, ends: np.ndarray, kinds: list[SpanKind]
     ) -> None:
         self.parent, self.starts, self.ends = parent, starts, ends
         self.kinds = np.fromiter(kinds, np.int8, len(kinds))

@@ -22,9 +22,10 @@ def non_blocking(tree: SpanTree, *, jaeger_compat: bool = False) -> set[int]:
         below_producer = kinds[parent[consumers]] == SpanKind.PRODUCER
         skipped.update(consumers[below_producer].tolist())
         return skipped
-    kinds, children = tree.kinds, tree.children
+    span_kinds, children = tree.kinds, tree.children
     producer, consumer = SpanKind.PRODUCER, SpanKind.CONSUMER
-    for p, kind in enumerate(kinds):
-        if kind is producer and children[p] is not None:
-            skipped.update(c for c in children[p] if kinds[c] is consumer)
+    for p, kind in enumerate(span_kinds):
+        kids = children[p]
+        if kind is producer and kids is not None:
+            skipped.update(c for c in kids if span_kinds[c] is consumer)
     return skipped

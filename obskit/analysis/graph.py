@@ -165,12 +165,13 @@ def _implicit_calls(
         child = np.flatnonzero(parent >= 0)
         crossing = child[codes[child] != codes[parent[child]]]
         # every CLIENT/PRODUCER span is a hop
-        return crossing[~np.isin(kinds[parent[crossing]], HOP_KINDS)].tolist()
-    crossing = [
+        unhopped: list[int] = crossing[~np.isin(kinds[parent[crossing]], HOP_KINDS)].tolist()
+        return unhopped
+    crossings = [
         i for i, p in enumerate(tree.parent) if p != NO_PARENT and services[i] != services[p]
     ]
-    parent = tree.parent
-    return [i for i in crossing if parent[i] not in hops]
+    parents = tree.parent
+    return [i for i in crossings if parents[i] not in hops]
 
 
 def _critical_below(

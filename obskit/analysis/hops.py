@@ -17,10 +17,10 @@ from itertools import repeat
 from typing import Any
 from urllib.parse import urlsplit
 
-from obskit.analysis.durations import format_ns, format_share
 from obskit.analysis.reports import Hop
 from obskit.analysis.tree import NO_PARENT, SpanTree
 from obskit.model import SpanKind
+from obskit.units import format_ns, format_share
 
 HOP_KINDS = (SpanKind.CLIENT, SpanKind.PRODUCER)
 CALLEE_KINDS = (SpanKind.SERVER, SpanKind.CONSUMER)
@@ -30,7 +30,10 @@ UNKNOWN_EXTERNAL = "unknown"
 def hop_positions(tree: SpanTree) -> list[int]:
     if tree.arrays is not None:
         kinds = tree.arrays.kinds
-        return ((kinds == SpanKind.CLIENT) | (kinds == SpanKind.PRODUCER)).nonzero()[0].tolist()
+        hops: list[int] = (
+            ((kinds == SpanKind.CLIENT) | (kinds == SpanKind.PRODUCER)).nonzero()[0].tolist()
+        )
+        return hops
     client, producer = HOP_KINDS
     return [i for i, kind in enumerate(tree.kinds) if kind is client or kind is producer]
 

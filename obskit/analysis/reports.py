@@ -7,12 +7,15 @@ its names are fixed (see the README).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 from msgspec.structs import asdict as struct_dict
 
-from obskit.model import Trace, TraceWarning
+from obskit.model import TraceWarning
+
+if TYPE_CHECKING:
+    from obskit.analysis.outline import SpanOutline
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +134,9 @@ class TraceReport:
     threshold: float
     # span id -> its CP time, for renderers that draw the tree or the waterfall
     span_critical_ns: dict[str, int] = field(default_factory=dict)
-    # the analysed trace, for renderers; not part of the JSON
-    trace: Trace | None = None
+    # the span tree with its CP times, for renderers that draw it; not part of the JSON, nor
+    # of equality (it is derived from the same analysis as every field above)
+    outline: SpanOutline | None = field(default=None, compare=False, repr=False)
 
     @property
     def flagged_hops(self) -> tuple[Hop, ...]:

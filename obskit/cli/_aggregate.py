@@ -19,32 +19,18 @@ import click
 
 from obskit.cli._errors import reported
 from obskit.errors import CheckFailed, InputError
-from obskit.render import Format
+from obskit.render import (
+    AGGREGATE_FORMATS,
+    AGGREGATE_GRAPH_FORMATS,
+    GRAPH_FORMATS,
+    REPORT_FORMATS,
+    render,
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_SINCE = "1h"
 DEFAULT_LIMIT = 100
-
-AGGREGATE_FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (
-        Format("text", "obskit.render.aggregate_terminal", (".txt",)),
-        Format("json", "obskit.render.aggregate_json", (".json",)),
-        Format("html", "obskit.render.aggregate_html", (".html", ".htm")),
-        Format("folded", "obskit.render.aggregate_folded", (".folded",)),
-    )
-}
-AGGREGATE_GRAPH_FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (
-        Format("text", "obskit.render.aggregate_graph", (".txt",)),
-        Format("dot", "obskit.render.aggregate_graph", (".dot", ".gv")),
-        Format("mermaid", "obskit.render.aggregate_graph", (".mmd", ".mermaid")),
-        Format("html", "obskit.render.aggregate_graph", (".html", ".htm")),
-        Format("json", "obskit.render.aggregate_json", (".json",)),
-    )
-}
 
 
 @dataclass(frozen=True)
@@ -172,7 +158,7 @@ def aggregate_mode(command: str) -> Callable[[F], F]:
 
         for option in reversed(options):
             wrapped = option(wrapped)
-        return wrapped  # type: ignore[return-value]
+        return wrapped  # type: ignore[return-value]  # click options keep F's call shape
 
     return decorate
 
@@ -181,8 +167,7 @@ def _check_single_trace(agg: AggregateOptions, kwargs: dict[str, Any], command: 
     given = agg.given_without_service()
     if given:
         raise InputError(f"{given[0]} needs --service (aggregate mode over many traces)")
-    single = __import__("obskit.render", fromlist=["x"])
-    formats = single.REPORT_FORMATS if command == "analyze" else single.GRAPH_FORMATS
+    formats = REPORT_FORMATS if command == "analyze" else GRAPH_FORMATS
     fmt = kwargs.get("fmt")
     if fmt and fmt not in formats:
         raise InputError(f"--format {fmt} needs --service (aggregate mode over many traces)")
@@ -199,10 +184,11 @@ def run(
     jaeger_compat: bool = False,
     fail_on_flag: bool = False,
 ) -> None:
-    from obskit.aggregate.compare import compare, parse_window
+    from obskit.aggregate.compare import compare
     from obskit.aggregate.sample import Endpoint
     from obskit.aggregate.whatif import parse_what_if
     from obskit.cli._options import choose_format, emit, external_names, load_spec, terminal
+    from obskit.units import parse_window
 
     if source.trace_id:
         raise InputError("--trace-id and --service given: choose one trace, or many")
@@ -246,7 +232,8 @@ def run(
 
     to_terminal = fmt == "text" and (not output or output == "-")
     color, width = terminal() if to_terminal else (False, 100)
-    text = _render(command, report, fmt, color=color, width=width)
+    kind = "aggregate" if command == "analyze" else "aggregate-graph"
+    text = render(kind, report, fmt, color=color, width=width)
     emit(text, output, f"the {fmt} {'report' if command == 'analyze' else 'graph'}")
     if not to_terminal or command == "graph":
         for warning in report.warnings[:5]:
@@ -258,32 +245,9 @@ def run(
         raise CheckFailed(f"slow hop: {worst.caller} → {worst.callee}: {worst.reason}")
 
 
-def _render(command: str, report: Any, fmt: str, *, color: bool, width: int) -> str:
-    if command == "graph":
-        from obskit.render import aggregate_graph
-
-        if fmt == "json":
-            from obskit.render.aggregate_json import render_graph
-
-            return render_graph(report.graph)
-        if fmt == "text":
-            return aggregate_graph.render_text(report.graph, report.traces)
-        if fmt == "html":
-            return aggregate_graph.render_html(report.graph, report.traces)
-        if fmt == "dot":
-            return aggregate_graph.render_dot(report.graph)
-        return aggregate_graph.render_mermaid(report.graph)
-    import importlib
-
-    module = importlib.import_module(AGGREGATE_FORMATS[fmt].module)
-    if fmt == "text":
-        return str(module.render(report, color=color, width=width))
-    return str(module.render(report))
-
-
 def _window(agg: AggregateOptions, now_ns: int) -> tuple[tuple[int, int], bool]:
     """(start_ns, end_ns) of the main window, and whether the user set it."""
-    from obskit.aggregate.compare import parse_age, parse_time
+    from obskit.units import parse_age, parse_time
 
     if agg.since and (agg.start or agg.end):
         raise InputError("--since and --start/--end given: choose one way to set the window")
@@ -310,10 +274,11 @@ def _collect(
     label: str,
 ) -> Any:
     from obskit.aggregate.pool import default_workers
-    from obskit.aggregate.run import collect, new_aggregator
-    from obskit.aggregate.search import Query
+    from obskit.aggregate.run import new_aggregator
+    from obskit.collect import collect
     from obskit.sources import resolve_source
     from obskit.sources.http import settings_from_env
+    from obskit.sources.query import Query
 
     source = resolve_source(
         jaeger=source_options.jaeger,

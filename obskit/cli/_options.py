@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from obskit.errors import BackendError, InputError
+from obskit.errors import InputError
 
 if TYPE_CHECKING:
     from obskit.model import Trace, TraceWarning
@@ -95,7 +95,7 @@ def source_options(func: F) -> F:
         )
         return func(**kwargs)
 
-    return options(functools.wraps(func)(wrapped))  # type: ignore[return-value]
+    return options(functools.wraps(func)(wrapped))  # type: ignore[return-value]  # F's shape, less `source`
 
 
 def output_options(formats: dict[str, Format], default: str = "text") -> Callable[[F], F]:
@@ -136,9 +136,9 @@ def external_names(spec: Spec | None) -> dict[str, str]:
 
 
 def load_trace(source: SourceOptions, spec: Spec | None) -> Trace:
-    """Fetch the bytes from the chosen source and read them into a Trace."""
-    from obskit.ingest import read_trace
+    """Fetch the trace from the chosen source and read it into a Trace."""
     from obskit.sources import normalize_trace_id, resolve_source
+    from obskit.sources.fetch import fetch_trace
     from obskit.sources.http import settings_from_env
 
     trace_id = normalize_trace_id(source.trace_id) if source.trace_id else None
@@ -150,20 +150,9 @@ def load_trace(source: SourceOptions, spec: Spec | None) -> Trace:
         settings=lambda: settings_from_env(timeout_s=source.timeout, ca_bundle=source.ca_bundle),
     )
     try:
-        payload = chosen.fetch(trace_id)
+        return fetch_trace(chosen, trace_id)
     finally:
         chosen.close()
-    try:
-        return read_trace(payload.data, trace_id=trace_id.rjust(32, "0") if trace_id else None)
-    except InputError as err:
-        if payload.remote:
-            # The backend said 200 but sent something that is not a trace (a proxy's page,
-            # a body cut short without a Content-Length): that is the backend's failure.
-            raise BackendError(
-                f"{chosen.description} sent an answer that is not a readable trace "
-                f"({payload.origin}): {err}"
-            ) from None
-        raise
 
 
 def choose_format(fmt: str | None, output: str | None, formats: dict[str, Format]) -> str:

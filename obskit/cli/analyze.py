@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from obskit.cli._aggregate import AGGREGATE_FORMATS, aggregate_mode
+from obskit.cli._aggregate import aggregate_mode
 from obskit.cli._errors import reports_errors
 from obskit.cli._options import (
     SourceOptions,
@@ -19,7 +19,7 @@ from obskit.cli._options import (
     terminal,
 )
 from obskit.errors import CheckFailed
-from obskit.render import REPORT_FORMATS
+from obskit.render import AGGREGATE_FORMATS, REPORT_FORMATS
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -82,7 +82,8 @@ def analyze(
         echo_warnings(report.warnings)
     flagged = report.flagged_hops
     if fail_on_flag and flagged:
-        from obskit.render.labels import percent, printable
+        from obskit.render.labels import printable
+        from obskit.units import percent
 
         worst = flagged[0]
         more = f" and {len(flagged) - 1} more" if len(flagged) > 1 else ""

@@ -83,9 +83,10 @@ def serve(
     Point services at http://HOST:OTLP_PORT and run
     `obskit analyze --jaeger http://HOST:QUERY_PORT --trace-id ID`.
     """
-    from obskit.serve.limits import parse_age_s, parse_size
+    from obskit.serve.limits import parse_size
     from obskit.serve.receiver import Limits
     from obskit.serve.server import Backend, ServeConfig, is_loopback
+    from obskit.units import parse_retention_s
 
     body = parse_size(max_body, "--max-body") or 8 << 20
     config = ServeConfig(
@@ -94,7 +95,7 @@ def serve(
         query_port=query_port,
         data_dir=data_dir,
         limits=Limits(max_body_bytes=body, max_decoded_bytes=max(8 * body, 64 << 20)),
-        max_age_s=parse_age_s(retention, "--retention"),
+        max_age_s=parse_retention_s(retention, "--retention"),
         max_bytes=parse_size(max_size, "--max-size"),
         max_pending_spans=max_pending_spans,
         **({} if decode_workers is None else {"decode_workers": decode_workers}),

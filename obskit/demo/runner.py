@@ -83,7 +83,7 @@ class Demo:
             nonlocal slowed
             if not slowed and done >= 0.5:
                 slowed = True
-                set_gateway_latency(self.plan, SLOW_GATEWAY_MS)  # type: ignore[arg-type]
+                set_gateway_latency(self.plan, SLOW_GATEWAY_MS)
                 progress(done, f"payments-gateway now answers in ~{SLOW_GATEWAY_MS} ms")
             else:
                 progress(done, "")

@@ -29,7 +29,7 @@ from obskit.errors import InputError
 from obskit.gcpause import gc_paused
 from obskit.ingest.assemble import TouchedTraceSet, TraceSet, pick_trace
 from obskit.ingest.otlp_structs import read_bytes
-from obskit.ingest.payload import Payload, load_json
+from obskit.ingest.payload import InputReader, load_json
 from obskit.ingest.sniff import (
     BINARY_FORMATS,
     FORMATS,
@@ -50,7 +50,7 @@ Input = bytes | bytearray | memoryview | str | Path | BinaryIO
 
 def sniff_format(data: Input) -> str:
     """The format id of ``data`` (a key of :data:`FORMATS`), or InputError if unknown."""
-    payload = Payload(data)
+    payload = InputReader(data)
     try:
         return sniff_payload(payload).fmt
     finally:
@@ -96,7 +96,7 @@ def _normalize_wanted(trace_id: str | None) -> str | None:
 def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> Iterator[Trace]:
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; known: {', '.join(FORMATS)}")
-    payload = Payload(data)
+    payload = InputReader(data)
     try:
         with gc_paused():
             sniffed = _sniff(payload, fmt)
@@ -119,7 +119,7 @@ def _read(data: Input, fmt: str | None, out: TraceSet, window: int | None) -> It
     yield from traces
 
 
-def _sniff(payload: Payload, fmt: str | None) -> Sniffed:
+def _sniff(payload: InputReader, fmt: str | None) -> Sniffed:
     if fmt in BINARY_FORMATS:
         return Sniffed(fmt, "binary")
     sniffed = sniff_payload(
@@ -208,7 +208,7 @@ _LINE_DOCUMENTS = frozenset({"otlp-json", "jaeger-api-v3"})
 
 
 def _read_lines(
-    payload: Payload, sniffed: Sniffed, out: TraceSet, window: int | None
+    payload: InputReader, sniffed: Sniffed, out: TraceSet, window: int | None
 ) -> Iterator[Trace]:
     """JSON Lines: one OTLP (or Jaeger api_v3 chunk) object per line, grouped by trace id."""
     last_line: OrderedDict[str, int] = OrderedDict()  # trace id -> last line it appeared on

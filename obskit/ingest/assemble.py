@@ -80,7 +80,9 @@ class TraceSet:
         elif chunks is None or self.columns.get(tid) is None:
             self.columns[tid] = None
         else:
-            self.columns[tid] += chunks
+            kept = self.columns[tid]
+            assert kept is not None  # the branch above took the None case
+            kept += chunks
 
     def warn(self, trace_id: str, warning: TraceWarning) -> None:
         if self.only is not None and trace_id != self.only:

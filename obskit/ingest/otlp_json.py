@@ -289,7 +289,7 @@ class SpanConverter:
         warnings now)."""
         text = memoryview(raw)
         if self.defer_attributes and len(text) > SHORT_TEXT and text[0] == OPEN_LIST:
-            return DeferredAttributes(raw, sid)
+            return DeferredAttributes(raw, sid)  # type: ignore[return-value]  # Mapping.register'd
         try:
             items = orjson.loads(text) if text else None
         except orjson.JSONDecodeError as err:

@@ -110,9 +110,9 @@ def _span(sp: Any, service: str, resource: Any, scope: str, warnings: list[Any])
         word = lattrs.get(REF_TYPE_ATTRIBUTE)
         ref_type = REF_TYPES.get(word) if type(word) is str else None
         if ref_type is not None and len(lattrs) == 1:
-            extra.append(Reference(ref_type, ltid, lsid))  # type: ignore[arg-type]
+            extra.append(Reference(ref_type, ltid, lsid))  # type: ignore[arg-type]  # id_bytes gives str
         else:
-            links.append(Link(ltid, lsid, freeze(lattrs)))  # type: ignore[arg-type]
+            links.append(Link(ltid, lsid, freeze(lattrs)))  # type: ignore[arg-type]  # ids are str
     return Span(
         tid,
         sid,

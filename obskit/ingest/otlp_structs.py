@@ -16,6 +16,7 @@ caller parses the bytes into dicts, which gives the same spans or the exact erro
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -115,10 +116,12 @@ def _resource_spans(doc: _Document) -> tuple[str, list[_ResourceSpans] | None] |
         return "otlp-json", doc.resourceSpans
     if doc.data is not UNSET:
         return None
-    if doc.result is not UNSET:
-        if doc.result is None or doc.result.resourceSpans is UNSET:
+    result = doc.result
+    if result is not UNSET:
+        if not isinstance(result, _Batches):  # null
             return None
-        return "jaeger-api-v3", doc.result.resourceSpans
+        found = result.resourceSpans
+        return None if isinstance(found, UnsetType) else ("jaeger-api-v3", found)
     if doc.trace is not UNSET:
         trace = doc.trace or _Batches()
         spans = trace.batches if trace.batches is not UNSET else trace.resourceSpans
@@ -170,7 +173,9 @@ def _convert(
     converted = span_columns(converter, batch) if size >= COLUMNS_FROM else None
     if converted is not None:
         return converted
-    span = converter.span  # not the common case: span by span, which names any problem
+    span: Callable[..., Span] = (
+        converter.span
+    )  # not the common case: span by span, which names any problem
     return [
         span(*astuple(sp), service, res, scope)
         for items, service, res, scope in batch

@@ -17,7 +17,7 @@ from obskit.errors import InputError
 _BOM = b"\xef\xbb\xbf"
 
 
-class Payload:
+class InputReader:
     """One input. ``str`` is document text (not a path); pass a ``Path`` for a file."""
 
     def __init__(self, data: bytes | bytearray | memoryview | str | Path | BinaryIO) -> None:

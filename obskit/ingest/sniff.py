@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 
 from obskit.errors import InputError
-from obskit.ingest.payload import Payload, load_json
+from obskit.ingest.payload import InputReader, load_json
 from obskit.ingest.values import one_line
 
 # format id -> what it is called in messages and docs
@@ -123,7 +123,7 @@ class Sniffed:
         self.has_doc = has_doc
 
 
-def sniff_payload(payload: Payload, *, fast: bool = False) -> Sniffed:
+def sniff_payload(payload: InputReader, *, fast: bool = False) -> Sniffed:
     """How to read ``payload``. With ``fast``, a big OTLP-shaped document is not parsed here:
     it comes back unparsed in mode ``"fast"`` (see :mod:`obskit.ingest.otlp_structs`)."""
     head = payload.head

@@ -178,7 +178,7 @@ def _resolve_trace(tid: str, spans: list[_Raw], out: TraceSet) -> None:
                     raw.tags[ORIGINAL_ID_ATTRIBUTE] = sid
                     fragments.append(raw.new_id)
                     parent_of[id(raw)] = None  # set below, once home has its final id
-                    raw.parent = home  # type: ignore[assignment]
+                    raw.parent = home  # type: ignore[assignment]  # a raw span, its id set below
                     continue
             if raw.kind not in ids_by_kind:
                 ids_by_kind[raw.kind] = _derive(tid, sid, raw.kind.name, used)

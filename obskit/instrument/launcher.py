@@ -167,7 +167,7 @@ def _send(proc: subprocess.Popen[bytes], sig: int) -> None:
         proc.send_signal(sig)
 
 
-def _die_with_parent():  # type: ignore[no-untyped-def]
+def _die_with_parent():  # type: ignore[no-untyped-def]  # a preexec_fn, or None off Linux
     """If the launcher itself is killed (SIGKILL, OOM), the service gets SIGINT, so it
     still stops and flushes instead of living on unsupervised. Linux only."""
     try:

@@ -11,8 +11,9 @@ from __future__ import annotations
 from obskit.aggregate.report import AggregateGraph, EdgeStat
 from obskit.render.dot import HEADER as DOT_HEADER
 from obskit.render.dot import html_label
-from obskit.render.labels import duration, percent, plural, shorten
+from obskit.render.labels import plural, shorten
 from obskit.render.mermaid import label as mermaid_label
+from obskit.units import duration, percent
 
 FORMATS = ("text", "dot", "mermaid", "html", "json")
 

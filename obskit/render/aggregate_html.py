@@ -15,6 +15,7 @@ from typing import Any
 from obskit.aggregate.report import AggregateReport
 from obskit.render import labels
 from obskit.render.aggregate_terminal import endpoint_name
+from obskit.units import duration
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,7 @@ def context(report: AggregateReport) -> dict[str, Any]:
         cells = [
             Cell(
                 round(9 * value / peak) if peak else 0,
-                f"{service} {operation} · trace {tid} · {labels.duration(total)} · "
-                f"CP {labels.duration(value)}",
+                f"{service} {operation} · trace {tid} · {duration(total)} · CP {duration(value)}",
             )
             for value, tid, total in zip(values, heat.trace_ids, heat.durations, strict=True)
         ]
@@ -56,7 +56,7 @@ def context(report: AggregateReport) -> dict[str, Any]:
         "endpoint": endpoint_name(report),
         "heat_rows": rows,
         "heat_columns": len(heat.trace_ids),
-        "fastest": labels.duration(heat.durations[0]) if heat.durations else "",
-        "slowest": labels.duration(heat.durations[-1]) if heat.durations else "",
+        "fastest": duration(heat.durations[0]) if heat.durations else "",
+        "slowest": duration(heat.durations[-1]) if heat.durations else "",
         "fmt": labels,
     }

@@ -11,10 +11,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from obskit.aggregate.report import AggregateReport
-from obskit.analysis.durations import format_ns
 from obskit.render import labels
 from obskit.render.console import capture
-from obskit.render.labels import duration, percent, printable, shorten
+from obskit.render.labels import printable, shorten
+from obskit.units import duration, format_ns, percent
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -111,7 +111,7 @@ def _flagged(report: AggregateReport) -> RenderableType:
     return text
 
 
-def _table(title: str):  # type: ignore[no-untyped-def]
+def _table(title: str):  # type: ignore[no-untyped-def]  # rich's Table, imported when drawn
     from rich import box
     from rich.table import Table
 

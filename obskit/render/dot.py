@@ -11,7 +11,8 @@ from __future__ import annotations
 from html import escape
 
 from obskit.analysis.reports import DependencyGraph
-from obskit.render.labels import duration, plural, printable
+from obskit.render.labels import plural, printable
+from obskit.units import duration
 
 HEADER = (
     "digraph dependencies {",

@@ -4,7 +4,8 @@ edge per line, callers grouped."""
 from __future__ import annotations
 
 from obskit.analysis.reports import DependencyGraph
-from obskit.render.labels import duration, plural, shorten
+from obskit.render.labels import plural, shorten
+from obskit.units import duration
 
 
 def render_graph(graph: DependencyGraph, *, trace_id: str | None = None) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 
 from obskit.analysis.reports import TraceReport
 from obskit.render import labels, layout, tree
+from obskit.units import duration
 
 WATERFALL_ROWS = 2000  # beyond this a browser slows down; off-path subtrees fold first
 
@@ -49,7 +50,7 @@ def context(report: TraceReport) -> dict[str, Any]:
     return {
         "report": report,
         "root": report.root,
-        "duration": labels.duration(report.duration_ns),
+        "duration": duration(report.duration_ns),
         "flagged": report.flagged_hops,
         "operations": report.by_operation,
         "graph": layout.layout(report.graph, entry=report.root.service),
@@ -75,9 +76,9 @@ def _environment() -> Any:
 
 
 def _span_window(report: TraceReport) -> tuple[int, int]:
-    if report.trace is not None and report.trace.spans:
-        start = min(s.start_ns for s in report.trace.spans)
-        end = max(s.end_ns for s in report.trace.spans)
+    window = report.outline.window if report.outline is not None else None
+    if window is not None:
+        start, end = window
     else:
         start, end = report.root.start_ns, report.root.end_ns
     return start, max(end, start + 1)
@@ -85,11 +86,11 @@ def _span_window(report: TraceReport) -> tuple[int, int]:
 
 def _ticks(report: TraceReport) -> list[tuple[float, str]]:
     start, end = _span_window(report)
-    return [(i * 20.0, labels.duration((end - start) * i // 5)) for i in range(6)]
+    return [(i * 20.0, duration((end - start) * i // 5)) for i in range(6)]
 
 
 def _waterfall(report: TraceReport) -> tuple[list[WaterfallRow], int]:
-    if report.trace is None:
+    if report.outline is None:
         return [], 0
     start, end = _span_window(report)
     span_total = end - start
@@ -102,15 +103,15 @@ def _waterfall(report: TraceReport) -> tuple[list[WaterfallRow], int]:
     sections: dict[str, list[Bar]] = {}
     for step in report.critical_path:
         sections.setdefault(step.span_id, []).append(bar(step.start_ns, step.end_ns))
-    spans_tree = tree.build(report.trace, report.span_critical_ns)
+    spans_tree = report.outline
     rows, cut = tree.rows(spans_tree, max_rows=WATERFALL_ROWS, collapse_runs=False)
     out = []
     for row in rows:
         span = row.span
         if span is None:
             continue
-        crit = labels.duration(row.critical_ns) if row.critical_ns else ""
-        title = f"{span.service} {span.name} · {labels.duration(span.duration_ns)}"
+        crit = duration(row.critical_ns) if row.critical_ns else ""
+        title = f"{span.service} {span.name} · {duration(span.duration_ns)}"
         if crit:
             title += f" · CP {crit}"
         out.append(
@@ -118,7 +119,7 @@ def _waterfall(report: TraceReport) -> tuple[list[WaterfallRow], int]:
                 depth=row.depth,
                 service=labels.printable(span.service),
                 operation=labels.printable(span.name),
-                duration=labels.duration(span.duration_ns),
+                duration=duration(span.duration_ns),
                 critical=crit,
                 error=span.is_error,
                 hidden=row.hidden,

@@ -1,9 +1,15 @@
-"""How numbers and names read in every renderer: durations, shares, and trace strings made
-safe to print (a service name is data from the network; it must not drive the terminal)."""
+"""How names and counts read in every renderer: trace strings made safe to print (a service
+name is data from the network; it must not drive the terminal), plurals and bars. Durations
+and shares are :mod:`obskit.units`'; they are here too because the HTML templates read
+every helper from this one module (``fmt``)."""
 
 from __future__ import annotations
 
 import re
+
+from obskit.units import duration, percent
+
+__all__ = ["bar", "duration", "percent", "plural", "printable", "shorten"]
 
 # C0 and C1 controls and DEL: an ESC in a span name could recolour or clear a terminal.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -17,26 +23,6 @@ def printable(value: str) -> str:
 def shorten(value: str, width: int) -> str:
     value = printable(value)
     return value if len(value) <= width else value[: max(width - 1, 0)] + "…"
-
-
-def duration(ns: int) -> str:
-    """``850 ns``, ``12.3 µs``, ``291.5 ms``, ``1.21 s``, ``5 min 02 s``."""
-    if ns < 0:
-        return "-" + duration(-ns)
-    if ns < 1_000:
-        return f"{ns} ns"
-    if ns < 1_000_000:
-        return f"{ns / 1_000:.1f} µs"
-    if ns < 1_000_000_000:
-        return f"{ns / 1_000_000:.1f} ms"
-    if ns < 60_000_000_000:
-        return f"{ns / 1_000_000_000:.2f} s"
-    minutes, seconds = divmod(round(ns / 1_000_000_000), 60)
-    return f"{minutes} min {seconds:02d} s"
-
-
-def percent(share: float) -> str:
-    return f"{share * 100:.1f}%"
 
 
 def plural(count: int, noun: str) -> str:

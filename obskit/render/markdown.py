@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 
 from obskit.analysis.reports import TraceReport
-from obskit.render.labels import duration, percent, plural, printable
+from obskit.render.labels import plural, printable
+from obskit.units import duration, percent
 
 TABLE_ROWS = 15
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")

@@ -6,7 +6,8 @@ with Mermaid's entity codes for ``"``, ``#``, ``<``, ``>`` and ``&``."""
 from __future__ import annotations
 
 from obskit.analysis.reports import DependencyGraph
-from obskit.render.labels import duration, plural, printable
+from obskit.render.labels import plural, printable
+from obskit.units import duration
 
 _ENTITIES = {"#": "#35;", '"': "#quot;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from obskit.analysis.reports import TraceReport
 from obskit.render import labels, tree
 from obskit.render.console import capture
-from obskit.render.labels import duration, percent, printable
+from obskit.render.labels import printable
+from obskit.units import duration, percent
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -154,10 +155,10 @@ def _tree(report: TraceReport) -> RenderableType:
     text = Text()
     text.append("Span tree", style="bold")
     text.append("  (● = the request waited on this span itself; CP = that time)\n", style="dim")
-    if report.trace is None:
-        text.append("  (the report carries no trace; nothing to draw)\n", style="dim")
+    if report.outline is None:
+        text.append("  (the report carries no span tree; nothing to draw)\n", style="dim")
         return text
-    spans_tree = tree.build(report.trace, report.span_critical_ns)
+    spans_tree = report.outline
     # where an uninstrumented call went, when the analysis could name it
     external = {
         hop.span_id: hop.callee for hop in report.hops if hop.external and hop.callee != "unknown"

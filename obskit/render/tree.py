@@ -2,15 +2,19 @@
 long runs of look-alike siblings collapsed, and whole off-path subtrees folded away when the
 tree would not fit. Iterative, so a 5,000-deep chain or a 20,000-wide fan-out is fine.
 
-The parent rule is the analysis' (obskit/analysis/tree.py), so the tree drawn is the tree
-the critical path was computed on.
+The tree is the analysis' own (:class:`obskit.analysis.outline.SpanOutline`, handed over in
+the report), so the tree drawn is the tree the critical path was computed on.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from obskit.model import Span, Trace
+from obskit.model import Span
+
+if TYPE_CHECKING:
+    from obskit.analysis.outline import SpanOutline
 
 RUN_MIN = 5  # siblings with the same service and operation collapse from this many on
 RUN_HEAD = 2  # ... showing the first two and the last one
@@ -39,56 +43,7 @@ class Row:
     run: Run | None = None
 
 
-@dataclass
-class SpanTree:
-    spans: list[Span] | tuple[Span, ...]
-    roots: list[int]
-    children: list[list[int] | None]  # None for a leaf; children in start order
-    own_critical: list[int]
-    subtree_critical: list[int]
-    subtree_size: list[int]
-
-
-def build(trace: Trace, span_critical_ns: dict[str, int]) -> SpanTree:
-    from obskit.analysis.tree import NO_PARENT
-    from obskit.analysis.tree import SpanTree as AnalysisTree
-
-    # the analysis' own tree, so the picture follows the one parent rule (and its handling
-    # of duplicate ids, orphans and cycles) that the numbers came from
-    linked = AnalysisTree(trace)
-    spans = linked.spans
-    by_start = linked.starts.__getitem__  # a stable sort keeps trace order among equal starts
-    children: list[list[int] | None] = [
-        kids if kids is None or len(kids) < 2 else sorted(kids, key=by_start)
-        for kids in linked.children
-    ]
-    roots = sorted(linked.roots, key=by_start)
-    order = _preorder(roots, children)
-    own = [span_critical_ns.get(span_id, 0) for span_id in linked.ids]
-    sub_crit = own.copy()
-    size = [1] * len(spans)
-    parent = linked.parent
-    for i in reversed(order):  # children before parents
-        p = parent[i]
-        if p != NO_PARENT:
-            sub_crit[p] += sub_crit[i]
-            size[p] += size[i]
-    return SpanTree(spans, roots, children, own, sub_crit, size)
-
-
-def _preorder(roots: list[int], children: list[list[int] | None]) -> list[int]:
-    order: list[int] = []
-    stack = roots[::-1]
-    while stack:
-        i = stack.pop()
-        order.append(i)
-        kids = children[i]
-        if kids:
-            stack.extend(reversed(kids))
-    return order
-
-
-def rows(tree: SpanTree, *, max_rows: int, collapse_runs: bool = True) -> tuple[list[Row], int]:
+def rows(tree: SpanOutline, *, max_rows: int, collapse_runs: bool = True) -> tuple[list[Row], int]:
     """The rows to show and how many spans did not make it (0 when everything is shown).
 
     First everything; if that is too long, subtrees without critical time are folded into
@@ -105,7 +60,7 @@ def rows(tree: SpanTree, *, max_rows: int, collapse_runs: bool = True) -> tuple[
     return shown, max(len(tree.spans) - shown_spans, 0)
 
 
-def _walk(tree: SpanTree, *, fold_off_path: bool, collapse_runs: bool, budget: int) -> list[Row]:
+def _walk(tree: SpanOutline, *, fold_off_path: bool, collapse_runs: bool, budget: int) -> list[Row]:
     out: list[Row] = []
     # stack items: (span index or a ready summary Row, depth, prefix for its children, guide)
     stack: list[tuple[int | Row, int, str, str]] = []
@@ -132,7 +87,7 @@ def _walk(tree: SpanTree, *, fold_off_path: bool, collapse_runs: bool, budget: i
 
 
 def _visible(
-    tree: SpanTree, kids: list[int], fold_off_path: bool, collapse_runs: bool
+    tree: SpanOutline, kids: list[int], fold_off_path: bool, collapse_runs: bool
 ) -> list[int | Row]:
     if fold_off_path:
         kids = [k for k in kids if tree.subtree_critical[k] > 0]
@@ -161,7 +116,7 @@ def _name(span: Span) -> tuple[str, str]:
     return (span.service, span.name)
 
 
-def _summary(tree: SpanTree, middle: list[int]) -> Row:
+def _summary(tree: SpanOutline, middle: list[int]) -> Row:
     first = tree.spans[middle[0]]
     hidden = sum(tree.subtree_size[k] for k in middle)
     critical = sum(tree.subtree_critical[k] for k in middle)

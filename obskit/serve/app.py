@@ -17,10 +17,10 @@ import orjson
 
 from obskit.serve import receiver
 from obskit.serve.decoding import DecodeFailed, DecodePool, PoolClosed, Rows
-from obskit.serve.durations import parse_duration_ns
 from obskit.serve.jaeger_json import envelope
 from obskit.serve.metrics import ServeMetrics
 from obskit.serve.store import SpanStore, StoreClosed, StoreOverloaded, TraceQuery
+from obskit.units import parse_go_duration_ns
 
 StartResponse = Callable[..., Any]
 Environ = dict[str, Any]
@@ -386,7 +386,7 @@ def _duration_param(
     if not raw:
         return None
     try:
-        return parse_duration_ns(raw)
+        return parse_go_duration_ns(raw)
     except ValueError as err:
         raise error(400, f"unable to parse param '{name}': {err}") from None
 

@@ -1,5 +1,8 @@
-"""Where trace bytes come from: Jaeger, Tempo, a file or stdin. Network and file access only:
-a source returns a :class:`Payload` of bytes and never decodes a trace (``obskit.ingest`` does).
+"""Every way traces arrive: Jaeger (and ``obskit serve``, which speaks its API), Tempo, files,
+directories, globs or stdin. A source fetches one trace's bytes (:meth:`TraceSource.fetch`, a
+:class:`Payload`; ``obskit.ingest`` decodes it, :func:`obskit.sources.fetch.fetch_trace` does
+both), a backend also searches for many (:meth:`SearchSource.search`), and a file source
+streams many (:meth:`obskit.sources.files.FileSource.traces`).
 
 :func:`resolve_source` picks the source the way ``obskit analyze`` documents it: an explicit
 ``--jaeger``/``--tempo``/``--file`` first, then ``OBSKIT_JAEGER_URL``/``OBSKIT_TEMPO_URL``, then
@@ -20,6 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from obskit.sources.http import HttpSettings
+    from obskit.sources.query import Found, Query
     from obskit.stack.spec import Spec
 
 TRACE_ID_RE = re.compile(r"^[0-9a-f]{1,32}$")
@@ -42,10 +46,17 @@ class Payload:
 class TraceSource(Protocol):
     #: who answers, for messages: "Jaeger at http://127.0.0.1:16686"
     description: str
+    backend: str  # "Jaeger", "Tempo" or "file"
 
     def fetch(self, trace_id: str | None) -> Payload: ...
 
     def close(self) -> None: ...
+
+
+class SearchSource(TraceSource, Protocol):
+    """A backend: it also finds the traces of a service (Jaeger, Tempo, ``obskit serve``)."""
+
+    def search(self, query: Query) -> Found: ...
 
 
 def normalize_trace_id(raw: str) -> str:
@@ -126,4 +137,4 @@ def resolve_source(
     return TempoSource(check_url(str(tempo), "--tempo"), client)
 
 
-__all__ = ["Payload", "TraceSource", "normalize_trace_id", "resolve_source"]
+__all__ = ["Payload", "SearchSource", "TraceSource", "normalize_trace_id", "resolve_source"]

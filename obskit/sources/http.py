@@ -363,9 +363,9 @@ def _make_session(settings: HttpSettings) -> requests.Session:
         raise_on_redirect=False,
     )
     try:
-        retry = Retry(**settings_kw, retry_after_max=RETRY_AFTER_MAX_S)  # type: ignore[arg-type]
+        retry = Retry(**settings_kw, retry_after_max=RETRY_AFTER_MAX_S)  # type: ignore[arg-type]  # urllib3 2.5+
     except TypeError:  # urllib3 before 2.5 cannot cap Retry-After; it is honoured uncapped
-        retry = Retry(**settings_kw)  # type: ignore[arg-type]
+        retry = Retry(**settings_kw)  # type: ignore[arg-type]  # the kwargs' types are Retry's
     session = requests.Session()
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)

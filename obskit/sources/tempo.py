@@ -1,5 +1,7 @@
 """Grafana Tempo's query API (port 3200): ``GET /api/v2/traces/{id}`` (Tempo 2.6+), falling
-back to ``GET /api/traces/{id}``.
+back to ``GET /api/traces/{id}``; searches by ``GET /api/search?q={ resource.service.name = "S"
+&& name = "O" }&start=&end=&limit=`` (seconds), asked again with ``tags=`` (logfmt) by a Tempo
+that rejects TraceQL (400). Ids come back with leading zeros stripped; they are padded.
 
 Tempo's "not found" has three shapes (trace-backends.md §3): v1 says 404 with an empty body;
 v2 may say 200 with an empty ``trace``; a v2 404 can mean either "hidden" or "Tempo < 2.6, no
@@ -8,12 +10,16 @@ such route". A v2 404 therefore falls back to v1, whose answer decides.
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from urllib.parse import urlencode
+
 from obskit.errors import BackendError, InputError, TraceNotFound
+from obskit.ingest.summaries import read_search
 from obskit.sources import Payload
 from obskit.sources.answers import failure, is_router_404, peek_json
 from obskit.sources.http import HttpAnswer, HttpClient
-
-ROUTE_MISSING = (404, 405, 501)
+from obskit.sources.query import DEFAULT_LIMIT, ROUTE_MISSING, Found, Query
 
 
 class TempoSource:
@@ -62,6 +68,44 @@ class TempoSource:
             )
         raise failure(v1, self.backend)
 
+    def search(self, query: Query) -> Found:
+        """The traces of ``query`` by TraceQL, else by the legacy ``tags=`` search."""
+        client, url = self.client, self.url
+        if query.limit is None:
+            query = replace(query, limit=DEFAULT_LIMIT)
+        conditions = [f"resource.service.name = {traceql_string(query.service)}"]
+        if query.operation:
+            conditions.append(f"name = {traceql_string(query.operation)}")
+        window = {
+            "start": query.start_ns // 10**9,
+            "end": max(query.end_ns // 10**9, query.start_ns // 10**9 + 1),
+            "limit": query.limit,
+            "spss": 1,
+        }
+        q = "{ " + " && ".join(conditions) + " }"
+        answer = client.get(f"{url}/api/search?{urlencode({'q': q, **window})}", what="Tempo")
+        api = f"Tempo at {url} (GET /api/search)"
+        if answer.status == 400:
+            # a Tempo without TraceQL: the legacy logfmt tag search
+            tags = f"service.name={_logfmt(query.service)}"
+            if query.operation:
+                tags += f" name={_logfmt(query.operation)}"
+            answer = client.get(
+                f"{url}/api/search?{urlencode({'tags': tags, **window})}", what="Tempo"
+            )
+        if answer.status != 200:
+            if answer.status in ROUTE_MISSING and is_router_404(answer):
+                raise BackendError(
+                    f"no Tempo search API at {url}: GET /api/search answered {answer.status}",
+                    hint="point --tempo at Tempo's HTTP port (3200 by default)",
+                )
+            raise failure(answer, "Tempo")
+        try:
+            summaries = read_search(answer.body)
+        except InputError as err:
+            raise BackendError(f"{api} sent an unreadable search result: {err}") from None
+        return Found(summaries[: query.limit], api)
+
     def _not_found(self, trace_id: str, answer: HttpAnswer) -> TraceNotFound:
         return TraceNotFound(
             f"trace {trace_id} not found in {self.backend} ({answer.url})",
@@ -74,3 +118,13 @@ def _v2_empty(body: dict[str, object]) -> bool:
     if "trace" not in body and ("batches" in body or "resourceSpans" in body):
         return False
     return not trace or (isinstance(trace, dict) and not trace.get("resourceSpans"))
+
+
+def traceql_string(value: str) -> str:
+    return json.dumps(value, ensure_ascii=False)  # TraceQL strings take JSON's escapes
+
+
+def _logfmt(value: str) -> str:
+    if value and all(c.isalnum() or c in "-_./:" for c in value):
+        return value
+    return traceql_string(value)

@@ -23,7 +23,7 @@ HEADER = (
 _BaseDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 
-class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]
+class _Dumper(_BaseDumper):  # type: ignore[valid-type,misc]  # a base chosen at import
     """Block style everywhere; multi-line strings (PromQL, templates) as literal blocks; no
     YAML aliases (a reader of a generated file should never have to resolve ``*id001``)."""
 

@@ -6,8 +6,8 @@ import orjson
 
 from obskit.aggregate import Endpoint, aggregate_traces
 from obskit.aggregate.compare import compare
-from obskit.aggregate.folded import render_folded
 from obskit.render import aggregate_graph, aggregate_html, aggregate_json, aggregate_terminal
+from obskit.render.folded import render_folded
 from tests.aggregate.shop import shop, shops
 from tests.builders import SERVER, build, span
 

@@ -9,13 +9,14 @@ import json
 import orjson
 import pytest
 
-from obskit.aggregate.run import collect, new_aggregator
+from obskit.aggregate.run import new_aggregator
 from obskit.aggregate.sample import Endpoint
-from obskit.aggregate.search import Query, rfc3339
+from obskit.collect import collect
 from obskit.errors import BackendError
 from obskit.serve.jaeger_json import envelope, trace_to_jaeger
 from obskit.sources.http import HttpClient, HttpSettings
 from obskit.sources.jaeger import JaegerSource
+from obskit.sources.query import Query, rfc3339
 from obskit.sources.tempo import TempoSource
 from tests.aggregate.recorded import Reply, recorded
 from tests.aggregate.shop import shops

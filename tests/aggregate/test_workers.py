@@ -26,16 +26,18 @@ import orjson
 import pytest
 from msgspec.structs import replace
 
-from obskit.aggregate import pool as pool_module
-from obskit.aggregate.lines import line_trace_ids
 from obskit.aggregate.pool import WorkerError
-from obskit.aggregate.run import collect, new_aggregator
+from obskit.aggregate.run import new_aggregator
 from obskit.aggregate.sample import Endpoint
-from obskit.aggregate.search import Query
 from obskit.aggregate.whatif import parse_what_if
+from obskit.collect import collect
 from obskit.errors import InputError
 from obskit.ingest.otlp_writer import trace_to_otlp, traces_to_otlp
 from obskit.model import Trace
+from obskit.sources import batches as pool_module
+from obskit.sources.files import FileSource
+from obskit.sources.lines import line_trace_ids
+from obskit.sources.query import Query
 from tests.aggregate.corpus import corpus
 
 LINES = 700
@@ -83,13 +85,6 @@ def write_corpus(path: Path, bad_line: int | None = None) -> Path:
         lines[bad_line] = orjson.dumps(body) + b"\n"
     path.write_bytes(b"".join(lines[n] for n in sorted(lines)))
     return path
-
-
-class FileSource:
-    backend = "file"
-
-    def __init__(self, path: Path) -> None:
-        self.path = str(path)
 
 
 def aggregate(path: Path, workers: int, *, limit: int | None = None, what_ifs=()):

@@ -16,6 +16,8 @@ import pytest
 from obskit.demo.runner import Demo
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
+
 ALERT = "ExternalDependencySlow"
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from obskit.errors import InputError
 from obskit.ingest import read_trace, read_traces, sniff_format
-from obskit.ingest.search import read_search
+from obskit.ingest.summaries import read_search
 from obskit.ingest.values import UNKNOWN_SERVICE
 from obskit.model import RefType, SpanKind, StatusCode
 from tests.conftest import FIXTURES

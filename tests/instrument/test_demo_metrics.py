@@ -19,6 +19,8 @@ from demo_services.shop import GATEWAY, Shop
 from obskit.stack.serialize import to_yaml
 from tests.conftest import free_port, wait_ready
 
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
+
 PROMETHEUS = shutil.which("prometheus")
 EVERY = "1s"  # scrape and rule evaluation interval, so tests see data within seconds
 

@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
@@ -18,6 +19,8 @@ from demo_services.load import run_load
 from demo_services.shop import Shop
 from tests.conftest import REPO
 from tests.instrument.conftest import write_demo_spec
+
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
 
 
 def start(spec: Path) -> subprocess.Popen[str]:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import pytest
 import requests
 
 from demo_services.shop import GATEWAY, Shop
 from tests.instrument.otlp_receiver import Receiver
+
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
 
 Span = dict[str, Any]
 

@@ -16,6 +16,8 @@ from obskit.serve import Backend, ServeConfig
 from tests.serve.conftest import running_backend
 from tests.serve.payloads import export_request
 
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
+
 PROTO = {"Content-Type": "application/x-protobuf"}
 
 

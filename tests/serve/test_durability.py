@@ -7,10 +7,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.serve.conftest import start_serve
 from tests.serve.payloads import export_request
+
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
 
 SPANS_PER_REQUEST = 40
 

@@ -35,6 +35,8 @@ from obskit.stack.spec import Spec
 from tests.conftest import free_port, wait_ready
 from tests.specs import SPECS
 
+pytestmark = pytest.mark.slow  # starts real servers or runs end to end
+
 SPEC_NAMES = ("demo", "odd-names")
 DATA_TIMEOUT = 30.0  # Prometheus 2.42 scrapes ~5 s after start; rates need a second sample
 GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}

@@ -1,4 +1,5 @@
-"""Fetch many traces in parallel, with bounded concurrency, and keep going when some fail.
+"""Fetch a trace and read it: one (:func:`fetch_trace`, what ``obskit analyze --trace-id``
+does), or many in parallel, with bounded concurrency, keeping going when some fail.
 
 :func:`fetch_traces` yields every trace as it arrives, ``concurrency`` requests in flight
 (threads: the work is waiting on the network; decoding releases nothing, but it is small
@@ -27,17 +28,23 @@ class Failure:
     message: str
 
 
-def fetch_one(source: TraceSource, trace_id: str) -> Trace:
+def fetch_trace(source: TraceSource, trace_id: str | None) -> Trace:
+    """The trace ``trace_id`` from ``source``, read into the model (a file source: the one
+    trace its file holds, or ``trace_id`` among several)."""
     from obskit.ingest import read_trace
 
     payload = source.fetch(trace_id)
     try:
-        return read_trace(payload.data, trace_id=trace_id)
+        return read_trace(payload.data, trace_id=trace_id.rjust(32, "0") if trace_id else None)
     except InputError as err:
-        raise BackendError(
-            f"{source.description} sent an answer that is not a readable trace "
-            f"({payload.origin}): {err}"
-        ) from None
+        if payload.remote:
+            # The backend said 200 but sent something that is not a trace (a proxy's page,
+            # a body cut short without a Content-Length): that is the backend's failure.
+            raise BackendError(
+                f"{source.description} sent an answer that is not a readable trace "
+                f"({payload.origin}): {err}"
+            ) from None
+        raise
 
 
 def fetch_traces(
@@ -47,7 +54,7 @@ def fetch_traces(
     concurrency: int = DEFAULT_CONCURRENCY,
     progress: Progress | None = None,
     failures: list[Failure] | None = None,
-    fetch: Callable[[TraceSource, str], Trace] = fetch_one,
+    fetch: Callable[[TraceSource, str], Trace] = fetch_trace,
 ) -> Iterator[Trace]:
     """Traces in completion order; failures go to ``failures`` (a list the caller owns)."""
     ids = list(dict.fromkeys(trace_ids))

@@ -1,6 +1,7 @@
 """Cutting a JSON Lines file into whole traces *before* converting it, so that the traces can
-be converted and analysed in other processes (:mod:`obskit.aggregate.pool`) with the very
-result :func:`obskit.ingest.read_traces` gives in one process.
+be converted and analysed in other processes (:mod:`obskit.aggregate.pool`, with jobs from
+:mod:`obskit.sources.batches`) with the very result :func:`obskit.ingest.read_traces` gives
+in one process.
 
 The reader's window (``read_traces(path, window=W)``) decides which spans form one trace: a
 trace is complete once ``W`` lines passed without a span of it; spans of the same trace id

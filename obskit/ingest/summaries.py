@@ -46,9 +46,9 @@ class TraceSummary:
 
 def read_search(data: bytes | str | Path | BinaryIO) -> list[TraceSummary]:
     """Parse a Tempo search response or Jaeger trace summaries (InputError otherwise)."""
-    from obskit.ingest.payload import Payload, load_json
+    from obskit.ingest.payload import InputReader, load_json
 
-    payload = Payload(data)
+    payload = InputReader(data)
     try:
         doc = load_json(payload.read_all())
     finally:
