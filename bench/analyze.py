@@ -1,11 +1,11 @@
 """Benchmark `obskit analyze` on big traces: read time, analysis time, peak RSS, per span.
 
     .venv/bin/python bench/analyze.py [--sizes 1000,10000,100000,1000000] [--no-shapes]
-                                      [--keep DIR]
+                                      [--formats otlp,jaeger] [--keep DIR]
 
 Each trace (random service trees of 1k, 10k, 100k and 1M realistic HTTP spans, a 20,000-sibling
-fan-out and a 5,000-deep chain) is generated and written to disk as OTLP JSON bytes in its own
-subprocess (``--keep DIR`` keeps the files and reuses them on the next run). Then, each in a
+fan-out and a 5,000-deep chain) is generated and written to disk as OTLP JSON bytes, and as
+Jaeger's v1 API JSON (the GET /api/traces/{id} response), in its own subprocess (``--keep DIR`` keeps the files and reuses them on the next run). Then, each in a
 fresh subprocess that reads the bytes from disk:
 
 * parse: ``orjson.loads`` of the bytes alone, with the garbage collector on (``parse``, the
@@ -184,14 +184,18 @@ def chain_trace(n: int):
     return Trace(TRACE_ID, tuple(spans))
 
 
-def generate(shape: str, size: int, path: Path) -> None:
-    """Write the trace as one compact OTLP/JSON document, a span at a time: the generator's own
-    memory stays at the model's, not the model's plus a whole OTLP dict tree."""
+def generate(shape: str, size: int, path: Path, fmt: str = "otlp") -> None:
+    """Write the trace as one compact OTLP/JSON document (or Jaeger's v1 API response), a span
+    at a time: the generator's own memory stays at the model's, not the model's plus a whole
+    dict tree."""
     import orjson
 
     from obskit.ingest.otlp_writer import span_to_otlp, spans_to_otlp
 
     trace = {"tree": tree_trace, "fanout": fanout_trace, "chain": chain_trace}[shape](size)
+    if fmt == "jaeger":
+        generate_jaeger(trace, path)
+        return
     groups: dict[tuple[int, str], dict[str, list]] = {}
     for span in trace.spans:
         groups.setdefault((id(span.resource), span.service), {}).setdefault(span.scope, []).append(
@@ -213,6 +217,26 @@ def generate(shape: str, size: int, path: Path) -> None:
                 out.write(b"]}")
             out.write(b"]}")
         out.write(b"]}")
+
+
+def generate_jaeger(trace, path: Path) -> None:
+    """Jaeger's GET /api/traces/{id} response, as `obskit serve` and Jaeger's query service
+    write it (typed tags, processes p1, p2 ...; OTLP kind, status and scope as tags)."""
+    import orjson
+
+    from obskit.serve.jaeger_json import assemble_trace, process_to_jaeger, span_to_jaeger
+
+    processes: dict[tuple[int, str], bytes] = {}
+    fragments = []
+    for span in trace.spans:
+        key = (id(span.resource), span.service)
+        if key not in processes:
+            processes[key] = orjson.dumps(process_to_jaeger(span))
+        fragments.append((orjson.dumps(span_to_jaeger(span)), processes[key]))
+    with open(path, "wb") as out:
+        out.write(b'{"data":[')
+        out.write(assemble_trace(trace.trace_id, fragments))
+        out.write(b'],"total":1,"limit":0,"offset":0,"errors":null}')
 
 
 # -- measuring (each in a fresh subprocess) --------------------------------------------------
@@ -291,11 +315,11 @@ def _subprocess(*args: str) -> dict:
     return json.loads(out.stdout)
 
 
-def run_one(shape: str, size: int, runs: int, workdir: Path, keep: bool) -> dict:
-    path = workdir / f"{shape}-{size}.json"
+def run_one(shape: str, size: int, runs: int, workdir: Path, keep: bool, fmt: str) -> dict:
+    path = workdir / (f"{shape}-{size}.json" if fmt == "otlp" else f"{shape}-{size}.{fmt}.json")
     if not path.exists():
         me = [sys.executable, str(Path(__file__).resolve())]
-        subprocess.run([*me, "--generate", shape, str(size), str(path)], check=True)
+        subprocess.run([*me, "--generate", shape, str(size), str(path), fmt], check=True)
     result = _subprocess("--parse", str(path), str(runs))
     if size >= 1_000_000:
         # one read + analyze per fresh process: the peak RSS of each is what a CLI run sees
@@ -322,13 +346,18 @@ def main() -> None:
     parser.add_argument("--no-shapes", action="store_true", help="skip fan-out and chain")
     parser.add_argument("--runs", type=int, default=5, help="runs per size (3 at 1M)")
     parser.add_argument("--keep", type=Path, help="keep generated traces in DIR and reuse them")
-    parser.add_argument("--generate", nargs=3, metavar=("SHAPE", "SIZE", "PATH"))
+    parser.add_argument(
+        "--formats",
+        default="otlp,jaeger",
+        help="input formats: otlp (OTLP/JSON), jaeger (Jaeger v1 API JSON)",
+    )
+    parser.add_argument("--generate", nargs=4, metavar=("SHAPE", "SIZE", "PATH", "FORMAT"))
     parser.add_argument("--parse", nargs=2, metavar=("PATH", "RUNS"))
     parser.add_argument("--measure", nargs=2, metavar=("PATH", "RUNS"))
     args = parser.parse_args()
     if args.generate:
-        shape, size, path = args.generate
-        generate(shape, int(size), Path(path))
+        shape, size, path, fmt = args.generate
+        generate(shape, int(size), Path(path), fmt)
         return
     if args.parse:
         print(json.dumps(parse_baseline(Path(args.parse[0]), int(args.parse[1]))))
@@ -337,12 +366,19 @@ def main() -> None:
         print(json.dumps(read_and_analyze(Path(args.measure[0]), int(args.measure[1]))))
         return
 
-    plan = [("tree", int(s), args.runs if int(s) < 1_000_000 else 3) for s in args.sizes.split(",")]
-    if not args.no_shapes:
-        plan += [("fanout", 20_000, args.runs), ("chain", 5_000, args.runs)]
+    plan = []
+    for fmt in args.formats.split(","):
+        plan += [
+            (fmt, "tree", int(s), args.runs if int(s) < 1_000_000 else 3)
+            for s in args.sizes.split(",")
+        ]
+        if not args.no_shapes:
+            plan += [(fmt, "fanout", 20_000, args.runs), (fmt, "chain", 5_000, args.runs)]
     header = (
-        f"{'trace':>14} {'spans':>9} {'MB':>6} {'parse':>6} {'parse*':>13} {'read':>13} "
-        f"{'analyze':>13} {'an/parse*':>10} {'read+analyze':>13} {'µs/span r|a':>12} "
+        f"{'format':>6} {'trace':>14} {'spans':>9} {'MB':>6} {'parse':>6} {'parse*':>13} "
+        f"{'read':>13} {'analyze':>13} {'an/parse*':>10} {'read+analyze':>13} {'e2e/parse':>10} "
+        f"{'e2e/parse*':>10} "
+        f"{'µs/span r|a':>12} "
         f"{'peak RSS':>8} {'load':>14}"
     )
     print("times in ms as wall/CPU; ratio an/parse* as wall/CPU")
@@ -355,17 +391,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="obskit-bench-") as tmp:
         workdir = args.keep or Path(tmp)
         workdir.mkdir(parents=True, exist_ok=True)
-        for shape, size, runs in plan:
-            r = run_one(shape, size, runs, workdir, keep=args.keep is not None)
+        for fmt, shape, size, runs in plan:
+            r = run_one(shape, size, runs, workdir, keep=args.keep is not None, fmt=fmt)
             n = r["spans"]
             print(
-                f"{shape + '-' + str(size):>14} {n:>9,} {r['bytes'] / 1e6:>6.1f} "
+                f"{fmt:>6} {shape + '-' + str(size):>14} {n:>9,} {r['bytes'] / 1e6:>6.1f} "
                 f"{r['parse_s'] * 1e3:>6.0f} {ms(r['parse_nogc_s'], r['parse_nogc_cpu_s']):>13} "
                 f"{ms(r['read_s'], r['read_cpu_s']):>13} "
                 f"{ms(r['analyze_s'], r['analyze_cpu_s']):>13} "
                 f"{r['analyze_s'] / r['parse_nogc_s']:>4.2f}/"
                 f"{r['analyze_cpu_s'] / r['parse_nogc_cpu_s']:<5.2f} "
                 f"{r['e2e_s']:>5.2f}/{r['e2e_cpu_s']:<5.2f}s "
+                f"{r['e2e_s'] / r['parse_s']:>4.2f}/{r['e2e_cpu_s'] / r['parse_cpu_s']:<5.2f} "
+                f"{r['e2e_s'] / r['parse_nogc_s']:>4.2f}/{r['e2e_cpu_s'] / r['parse_nogc_cpu_s']:<5.2f} "
                 f"{r['read_cpu_s'] / n * 1e6:>5.1f}|{r['analyze_cpu_s'] / n * 1e6:<5.1f} "
                 f"{r['peak_rss_mb']:>6.0f}MB {_load():>14}",
                 flush=True,
@@ -374,7 +412,8 @@ def main() -> None:
         "\nmedians; parse = orjson.loads of the same bytes (interpreter defaults); parse* = the "
         "same with the garbage collector paused (read_trace and analyze_trace pause it too); "
         "an/parse* = analyze / parse* (target <= 1 at 100k); read+analyze = end to end (target "
-        "at 1M: 13 s, 2 GB peak RSS, input bytes included); µs/span = CPU time per span of read "
+        "at 1M: 13 s, 2 GB peak RSS, input bytes included); e2e/parse and e2e/parse* = read+analyze / parse "
+        "and / parse*, wall/CPU (target for Jaeger JSON at 100k: <= 1.5); µs/span = CPU time per span of read "
         "and analyze (target: flat from 1k to 1M); load = 1/5/15-minute load average after the row"
     )
 

@@ -13,11 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import cast
 
 from obskit.aggregate.aggregate import Aggregator
-from obskit.aggregate.pool import aggregate_batches
 from obskit.aggregate.run import consume
 from obskit.model import Trace
 from obskit.sources import SearchSource, TraceSource
-from obskit.sources.batches import file_jobs
 from obskit.sources.fetch import DEFAULT_CONCURRENCY, Failure, Progress, fetch_traces
 from obskit.sources.files import LINE_WINDOW, FileSource, read_paths
 from obskit.sources.query import Query
@@ -77,6 +75,10 @@ def _collect_files(
     files = source.files() if workers > 1 else None
     # workers read lines again by their offset: regular files only (not a pipe)
     if files and all(f.is_file() for f in files):
+        # multiprocessing and the cutter load only when workers run
+        from obskit.aggregate.pool import aggregate_batches
+        from obskit.sources.batches import file_jobs
+
         aggregate_batches(
             aggregator,
             file_jobs(files, LINE_WINDOW),

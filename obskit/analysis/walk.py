@@ -3,7 +3,8 @@
 Start at the root with ``boundary = root.end`` and repeat:
 
 1. among the current span's kept children not picked before, take the one with the greatest
-   (clipped) end such that ``end <= boundary`` (ties: earliest start, then smallest span id);
+   (clipped) end such that ``end <= boundary`` (ties: earliest clipped start, then smallest
+   span id);
 2. if there is one, ``C``: emit ``[C.end, boundary)`` for the current span, and continue inside
    ``C`` with ``boundary = C.end``;
 3. if there is none: emit ``[span.start, boundary)``, go back to the parent with
@@ -19,12 +20,14 @@ cursor, since the boundary only moves back in time a child skipped for ending af
 becomes eligible again.
 
 ``jaeger_compat`` reproduces Jaeger UI: after returning from a child a sibling must end
-*strictly* before the boundary (so case 1 loses B), sections are not merged, and nothing else
-changes. Zero-length sections are never emitted.
+*strictly* before the boundary (so case 1 loses B), sections are not merged, and children that
+end together are taken in Jaeger's order: by unclipped start, then position in the trace (not
+clipped start, then span id). Nothing else changes. Zero-length sections are never emitted.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from obskit.analysis.clipping import KEPT, Projection
@@ -48,8 +51,13 @@ def walk(
     kids_of, ids = tree.kids, tree.ids
     merge = not jaeger_compat
 
-    def by_end_desc(c: int) -> tuple[int, int, str]:
-        return (-ends[c], starts[c], ids[c])
+    # Ties on end: earliest clipped start, then smallest span id. Jaeger UI instead keeps the
+    # first child with the greatest end in its order: own (unclipped) start, then position.
+    order_starts: Sequence[int] = tree.starts if jaeger_compat else starts
+    tiebreak: Sequence[int | str] = range(len(ids)) if jaeger_compat else ids
+
+    def by_end_desc(c: int) -> tuple[int, int, int | str]:
+        return (-ends[c], order_starts[c], tiebreak[c])
 
     def kept_children(u: int) -> list[int]:
         kids = kids_of(u)

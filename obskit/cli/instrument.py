@@ -19,7 +19,9 @@ from obskit.cli._errors import reports_errors
 @click.option(
     "--endpoint",
     metavar="URL",
-    help="OTLP/HTTP endpoint [default: the spec's otlp_endpoint, else http://127.0.0.1:4318].",
+    help="OTLP endpoint: port 4317 is sent OTLP/gRPC, any other OTLP/HTTP, unless "
+    "OTEL_EXPORTER_OTLP_PROTOCOL says [default: the spec's otlp_endpoint, else "
+    "http://127.0.0.1:4318].",
 )
 @click.option(
     "--metrics-port",
@@ -42,7 +44,10 @@ from obskit.cli._errors import reports_errors
     "or a Kubernetes `env:` list (k8s).",
 )
 @click.option(
-    "--no-check", is_flag=True, help="Skip the check for missing instrumentation packages."
+    "--no-check",
+    is_flag=True,
+    help="Skip the checks for missing instrumentation packages and an endpoint that does not "
+    "answer.",
 )
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 @reports_errors
@@ -55,7 +60,7 @@ def instrument(
     no_check: bool,
     command: tuple[str, ...],
 ) -> None:
-    """Run CMD under OpenTelemetry: traces over OTLP/HTTP, HTTP metrics for Prometheus,
+    """Run CMD under OpenTelemetry: traces over OTLP (gRPC or HTTP), HTTP metrics for Prometheus,
     trace ids in log lines. Exits with CMD's exit code."""
     from obskit.instrument import launcher
 

@@ -21,6 +21,13 @@ from obskit.cli._errors import reports_errors
     help="OTLP/HTTP receiver port (POST /v1/traces).",
 )
 @click.option(
+    "--grpc-port",
+    default=4317,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="OTLP/gRPC receiver port (TraceService/Export).",
+)
+@click.option(
     "--query-port",
     default=16686,
     show_default=True,
@@ -70,6 +77,7 @@ from obskit.cli._errors import reports_errors
 def serve(
     host: str,
     otlp_port: int,
+    grpc_port: int,
     query_port: int,
     data_dir: Path,
     retention: str,
@@ -78,9 +86,9 @@ def serve(
     max_pending_spans: int,
     decode_workers: int | None,
 ) -> None:
-    """Embedded trace backend: OTLP/HTTP in, Jaeger query API out.
+    """Embedded trace backend: OTLP/gRPC and OTLP/HTTP in, Jaeger query API out.
 
-    Point services at http://HOST:OTLP_PORT and run
+    Point services at http://HOST:GRPC_PORT (gRPC) or http://HOST:OTLP_PORT (HTTP) and run
     `obskit analyze --jaeger http://HOST:QUERY_PORT --trace-id ID`.
     """
     from obskit.serve.limits import parse_size
@@ -92,6 +100,7 @@ def serve(
     config = ServeConfig(
         host=host,
         otlp_port=otlp_port,
+        grpc_port=grpc_port,
         query_port=query_port,
         data_dir=data_dir,
         limits=Limits(max_body_bytes=body, max_decoded_bytes=max(8 * body, 64 << 20)),
@@ -112,7 +121,8 @@ def serve(
 
     def ready() -> None:
         click.echo(
-            f"obskit serve: OTLP/HTTP on http://{host}:{backend.otlp_port}/v1/traces, "
+            f"obskit serve: OTLP/gRPC on {host}:{backend.grpc_port}, "
+            f"OTLP/HTTP on http://{host}:{backend.otlp_port}/v1/traces, "
             f"Jaeger query API on http://{host}:{backend.query_port}, data in {data_dir}",
             err=True,
         )

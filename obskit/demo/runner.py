@@ -149,6 +149,7 @@ class Demo:
         self.supervisor.start("obskit-serve", [
             sys.executable, "-m", "obskit", "serve", "--otlp-port", str(plan.otlp_port),
             "--query-port", str(plan.query_port), "--data-dir", str(plan.workdir / "traces"),
+            "--grpc-port", "0",  # the shop exports OTLP/HTTP; 4317 may belong to someone else
         ])  # fmt: skip
         self._wait("obskit-serve", f"{plan.query_url}/health")
 

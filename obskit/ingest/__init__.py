@@ -33,6 +33,7 @@ from obskit.ingest.payload import InputReader, load_json
 from obskit.ingest.sniff import (
     BINARY_FORMATS,
     FORMATS,
+    JAEGER_START,
     LINE_FORMATS,
     OTLP_SHAPED_FORMATS,
     SEARCH_FORMATS,
@@ -123,21 +124,30 @@ def _sniff(payload: InputReader, fmt: str | None) -> Sniffed:
     if fmt in BINARY_FORMATS:
         return Sniffed(fmt, "binary")
     sniffed = sniff_payload(
-        payload, fast=fmt is None or fmt in OTLP_SHAPED_FORMATS or fmt == "otlp-jsonl"
+        payload, fast=fmt is None or fmt in OTLP_SHAPED_FORMATS or fmt in _FAST_TOO
     )
     if fmt is not None and sniffed.mode != "fast":
         _check_format(sniffed, fmt)
     return sniffed
 
 
+_FAST_TOO = frozenset({"otlp-jsonl", "jaeger-json"})
+
+
 def _read_fast(sniffed: Sniffed, fmt: str | None, out: TraceSet) -> Sniffed:
-    """An OTLP-shaped document left unparsed by the sniffer: read by the fast struct reader
-    (:mod:`obskit.ingest.otlp_structs`), or, when it cannot be, parsed whole. Returns what is
-    left to do: nothing (mode ``"read"``) or reading the parsed document (mode ``"doc"``)."""
+    """An OTLP-shaped or Jaeger document left unparsed by the sniffer: read by a fast struct
+    reader (:mod:`obskit.ingest.otlp_structs`, :mod:`obskit.ingest.jaeger_structs`), or, when
+    it cannot be, parsed whole. Returns what is left to do: nothing (mode ``"read"``) or
+    reading the parsed document (mode ``"doc"``)."""
     raw: bytes = sniffed.doc
     sniffed.doc = None
     scratch = TraceSet(only=out.only)
-    found = read_bytes(raw, scratch)
+    if JAEGER_START(raw) is not None:
+        from obskit.ingest import jaeger_structs
+
+        found = jaeger_structs.read_bytes(raw, scratch)
+    else:
+        found = read_bytes(raw, scratch)
     if found is not None:
         if fmt is not None:
             _check_format(Sniffed(found, "doc"), fmt)

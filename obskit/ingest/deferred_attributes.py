@@ -46,9 +46,7 @@ class DeferredAttributes(Struct, gc=False):
         if items is None:
             text = self.text or b"[]"
             try:
-                items = _plain_items(text)
-                if items is None:
-                    items = key_values(orjson.loads(memoryview(text)), "attributes")
+                items = self._decode(text)
             except Bad as err:
                 raise InputError(f"span {self.span_id}: {err}") from None
             except orjson.JSONDecodeError as err:
@@ -58,6 +56,13 @@ class DeferredAttributes(Struct, gc=False):
                     f"span {self.span_id}: attribute values are nested too deeply"
                 ) from None
             self.decoded, self.text = items, None
+        return items
+
+    def _decode(self, text: Buffer) -> dict[str, Any]:
+        """The attributes, from OTLP/JSON's ``[{key, value: {stringValue: ...}}]``."""
+        items = _plain_items(text)
+        if items is None:
+            items = key_values(orjson.loads(memoryview(text)), "attributes")
         return items
 
     def __getitem__(self, key: str) -> Any:

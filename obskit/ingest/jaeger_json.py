@@ -16,6 +16,7 @@ trace}``, a bare list of traces, and one bare trace object ``{traceID, spans, pr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from obskit.ingest.assemble import TraceSet
@@ -111,7 +112,7 @@ def _process(
 ) -> tuple[str, Any]:
     embedded = sp.get("process")
     if embedded is not None:
-        return _convert_process(embedded, "process")
+        return convert_process(embedded, "process")
     pid = sp.get("processID")
     if type(pid) is not str:
         raise Bad("processID", f"expected a string, got {show(pid)}")
@@ -119,16 +120,16 @@ def _process(
     if found is None:
         if pid not in processes:
             raise Bad("processID", f"{pid!r} is not in the trace's processes")
-        found = cache[pid] = _convert_process(processes[pid], f"processes.{pid}")
+        found = cache[pid] = convert_process(processes[pid], f"processes.{pid}")
     return found
 
 
-def _convert_process(proc: Any, field: str) -> tuple[str, Any]:
+def convert_process(proc: Any, field: str) -> tuple[str, Any]:
     proc = expect_dict(proc, field)
     name = expect_str(proc.get("serviceName"), f"{field}.serviceName")
     service = service_name(name)
     resource = {"service.name": service}
-    resource.update(_tags(proc.get("tags"), f"{field}.tags"))
+    resource.update(read_tags(proc.get("tags"), f"{field}.tags"))
     return service, freeze(resource)
 
 
@@ -150,25 +151,14 @@ def _span(
         raise Bad("duration", f"is negative ({duration_us})")
     duration_us = to_int(duration_us, "duration")
     service, resource = _process(sp, processes, cache)
-    tags = _tags(get("tags"), "tags")
+    tags = read_tags(get("tags"), "tags")
     refs = _references(get("references"), get("parentSpanID"), tid)
-    kind = SpanKind.UNSPECIFIED
-    status = StatusCode.UNSET
-    message = ""
-    scope = ""
+    kind, status, message, scope = SpanKind.UNSPECIFIED, StatusCode.UNSET, "", ""
     if tags:
-        word = tags.get("span.kind")
-        if word is not None:
-            kind = KIND_BY_WORD.get(str(word).lower(), SpanKind.UNSPECIFIED)
-        status, message = _status(tags)
-        scope_name = tags.get("otel.scope.name")
-        scope = scope_name if isinstance(scope_name, str) else ""
-        if _FIELD_TAGS.intersection(tags) or status is StatusCode.ERROR:
-            tags = {k: v for k, v in tags.items() if k not in _FIELD_TAGS}
-            if status is StatusCode.ERROR and tags.get("error") is True:
-                del tags["error"]
+        kind, status, message, scope = span_fields(tags)
+        tags = without_fields(tags, status)
     logs = get("logs")
-    events = _logs(logs) if logs else ()
+    events = read_logs(logs) if logs else ()
     for text in expect_list(get("warnings"), "warnings"):
         warnings.setdefault((tid, str(text)), []).append(sid)
     start = start_us * 1000
@@ -191,7 +181,28 @@ def _span(
     )
 
 
-def _status(tags: dict[str, Any]) -> tuple[StatusCode, str]:
+def span_fields(tags: Mapping[str, Any]) -> tuple[SpanKind, StatusCode, str, str]:
+    """Kind, status, status message and scope, from the tags that carry them."""
+    kind = SpanKind.UNSPECIFIED
+    word = tags.get("span.kind")
+    if word is not None:
+        kind = KIND_BY_WORD.get(str(word).lower(), SpanKind.UNSPECIFIED)
+    status, message = _status(tags)
+    scope_name = tags.get("otel.scope.name")
+    return kind, status, message, scope_name if isinstance(scope_name, str) else ""
+
+
+def without_fields(tags: dict[str, Any], status: StatusCode) -> dict[str, Any]:
+    """The tags left once those that became span fields are gone (``error=true`` too, when
+    the status says it)."""
+    if _FIELD_TAGS.intersection(tags) or status is StatusCode.ERROR:
+        tags = {k: v for k, v in tags.items() if k not in _FIELD_TAGS}
+        if status is StatusCode.ERROR and tags.get("error") is True:
+            del tags["error"]
+    return tags
+
+
+def _status(tags: Mapping[str, Any]) -> tuple[StatusCode, str]:
     code = tags.get("otel.status_code")
     description = tags.get("otel.status_description")
     message = description if isinstance(description, str) else ""
@@ -235,19 +246,19 @@ def _references(raw: Any, legacy_parent: Any, tid: str) -> tuple[Reference, ...]
     return tuple(refs)
 
 
-def _logs(raw: Any) -> tuple[Event, ...]:
+def read_logs(raw: Any) -> tuple[Event, ...]:
     events = []
     for i, log in enumerate(expect_list(raw, "logs")):
         field = f"logs[{i}]"
         log = expect_dict(log, field)
         when = to_int(log.get("timestamp", 0), f"{field}.timestamp") * 1000
-        fields = _tags(log.get("fields"), f"{field}.fields")
+        fields = read_tags(log.get("fields"), f"{field}.fields")
         name = fields.pop("event", "")
         events.append(Event(when, name if isinstance(name, str) else str(name), freeze(fields)))
     return tuple(events)
 
 
-def _tags(raw: Any, field: str) -> dict[str, Any]:
+def read_tags(raw: Any, field: str) -> dict[str, Any]:
     """Jaeger ``[{key, type, value}]`` → dict, decoding each value by its declared type."""
     if raw is None or raw == []:
         return {}

@@ -32,10 +32,13 @@ OTLP_SHAPED_FORMATS = frozenset({"otlp-json", "jaeger-api-v3", "tempo-v1", "temp
 # Formats whose documents may also come one per line.
 LINE_FORMATS = frozenset({"otlp-jsonl", "otlp-json", "jaeger-api-v3"})
 
-# From this size an OTLP-shaped document goes to the fast reader (obskit.ingest.otlp_structs)
-# unparsed; below it, parsing it here to learn its format costs little.
+# From this size an OTLP-shaped or Jaeger document goes to a fast reader
+# (obskit.ingest.otlp_structs, jaeger_structs) unparsed; below it, parsing it here to learn its
+# format costs little.
 FAST_MIN_BYTES = 64 << 10
 _OTLP_START = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(?:resourceSpans|result|batches|trace)"').match
+# Jaeger's API response (and the UI's download of it), or one trace object
+JAEGER_START = re.compile(rb'[ \t\r\n]*\{[ \t\r\n]*"(?:data|traceID)"').match
 
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -124,8 +127,9 @@ class Sniffed:
 
 
 def sniff_payload(payload: InputReader, *, fast: bool = False) -> Sniffed:
-    """How to read ``payload``. With ``fast``, a big OTLP-shaped document is not parsed here:
-    it comes back unparsed in mode ``"fast"`` (see :mod:`obskit.ingest.otlp_structs`)."""
+    """How to read ``payload``. With ``fast``, a big OTLP-shaped or Jaeger document is not
+    parsed here: it comes back unparsed in mode ``"fast"`` (see :mod:`obskit.ingest.otlp_structs`
+    and :mod:`obskit.ingest.jaeger_structs`)."""
     head = payload.head
     stripped = head.lstrip()
     if not stripped:
@@ -173,8 +177,10 @@ def sniff_payload(payload: InputReader, *, fast: bool = False) -> Sniffed:
 
 
 def looks_otlp_shaped(data: bytes) -> bool:
-    """Is ``data`` big and, by its first key, an OTLP-shaped JSON object?"""
-    return len(data) >= FAST_MIN_BYTES and _OTLP_START(data) is not None
+    """Is ``data`` big and, by its first key, an OTLP-shaped or Jaeger JSON object?"""
+    return len(data) >= FAST_MIN_BYTES and (
+        _OTLP_START(data) is not None or JAEGER_START(data) is not None
+    )
 
 
 def _line_format(doc: Any) -> str:

@@ -1,7 +1,8 @@
 """The OTEL_* environment that makes one service emit what the generated stack expects:
-traces over OTLP/HTTP, stable HTTP semantic-convention metrics on a Prometheus endpoint,
-trace ids in log lines. Built as data here; the launcher passes it to the child process and
-``--print-env`` serializes it for a Dockerfile or a Kubernetes manifest."""
+traces over OTLP (gRPC or HTTP, as the endpoint speaks), stable HTTP semantic-convention
+metrics on a Prometheus endpoint, trace ids in log lines. Built as data here; the launcher
+passes it to the child process and ``--print-env`` serializes it for a Dockerfile or a
+Kubernetes manifest."""
 
 from __future__ import annotations
 
@@ -35,10 +36,11 @@ def service_environment(
     return {
         names.OTEL_SERVICE_NAME: settings.service_name,
         names.OTEL_RESOURCE_ATTRIBUTES: f"{attrs},{extra}" if extra else attrs,
-        # `otlp` alone means gRPC under opentelemetry-distro; the stack's collector and
-        # `obskit serve` take OTLP/HTTP on 4318.
+        # Said explicitly: `otlp` alone means gRPC under opentelemetry-distro, whatever the
+        # port. The endpoint's port decides (4317 gRPC, 4318 HTTP), as the collector,
+        # Jaeger, Tempo and `obskit serve` all listen.
         names.OTEL_TRACES_EXPORTER: "otlp",
-        names.OTEL_EXPORTER_OTLP_PROTOCOL: "http/protobuf",
+        names.OTEL_EXPORTER_OTLP_PROTOCOL: settings.protocol,
         names.OTEL_EXPORTER_OTLP_ENDPOINT: settings.endpoint,
         names.OTEL_EXPORTER_OTLP_COMPRESSION: "gzip",
         names.OTEL_TRACES_SAMPLER: "parentbased_traceidratio",

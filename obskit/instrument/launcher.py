@@ -3,7 +3,8 @@ the environment of :mod:`obskit.instrument.environment`.
 
 Everything that can be checked before the service starts is checked here, so a mistake is one
 line instead of a traceback inside the service: the service name, the command, the metrics
-port, the instrumentation packages.
+port, the instrumentation packages. Whether the OTLP endpoint answers is checked beside the
+service as it starts (a warning: the service runs anyway).
 
 Signals: the service runs in its own process group, so a terminal's Ctrl-C reaches only us,
 and we forward it once. SIGTERM is forwarded as SIGINT: Python has no SIGTERM handler, so a
@@ -28,6 +29,7 @@ from pathlib import Path
 from obskit.errors import InputError, MissingDependencyError
 from obskit.instrument import detect
 from obskit.instrument import settings as names
+from obskit.instrument.endpoint import warn_if_unanswered
 from obskit.instrument.environment import render, service_environment
 from obskit.instrument.settings import Settings, check_port_free, resolve
 
@@ -38,6 +40,7 @@ RESOLVED = frozenset(
         names.OTEL_SERVICE_NAME,
         names.OTEL_RESOURCE_ATTRIBUTES,
         names.OTEL_EXPORTER_OTLP_ENDPOINT,
+        names.OTEL_EXPORTER_OTLP_PROTOCOL,
         names.OTEL_EXPORTER_PROMETHEUS_PORT,
     }
 )
@@ -49,6 +52,7 @@ class Launch:
     settings: Settings
     argv: list[str]  # the full command, opentelemetry-instrument first
     env: dict[str, str]  # the complete child environment
+    check_endpoint: bool = True  # say (without waiting for it) when the endpoint does not answer
 
 
 def print_environment(
@@ -130,13 +134,20 @@ def prepare(
     for key, value in service_environment(found, inherited=env).items():
         if key in RESOLVED or not env.get(key):
             env[key] = value
-    return Launch(settings=found, argv=[runner, executable, *command[1:]], env=env)
+    return Launch(
+        settings=found,
+        argv=[runner, executable, *command[1:]],
+        env=env,
+        check_endpoint=check_packages,
+    )
 
 
 def run(launch: Launch, *, grace: float = GRACE_SECONDS) -> int:
     """Start the service, forward signals, return its exit code (128+N if a signal killed it)."""
     proc = subprocess.Popen(launch.argv, env=launch.env, process_group=0,
                             preexec_fn=_die_with_parent())  # fmt: skip
+    if launch.check_endpoint:
+        warn_if_unanswered(launch.settings)
     received: list[float] = []
 
     def forward(signum: int, frame: object) -> None:

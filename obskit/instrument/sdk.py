@@ -1,8 +1,9 @@
 """``configure()``: what ``obskit instrument`` does, from inside the service's own code.
 
-Sets up the tracer provider (parent-based ratio sampler, batched OTLP/HTTP export), the meter
-provider (OTel's Prometheus exporter on the metrics port), log correlation and every installed
-instrumentor whose library version it supports, as ``opentelemetry-instrument`` would.
+Sets up the tracer provider (parent-based ratio sampler, batched OTLP export over the transport
+the endpoint speaks), the meter provider (OTel's Prometheus exporter on the metrics port), log
+correlation and every installed instrumentor whose library version it supports, as
+``opentelemetry-instrument`` would.
 
 Instrumentation must never take the host down: a problem (an unknown service name, a busy
 metrics port, an instrumentor that fails) is logged and that part is skipped, unless the caller
@@ -86,8 +87,6 @@ def configure(
 
 def _setup_traces(found: Settings, result: Instrumentation) -> None:
     from opentelemetry import trace
-    from opentelemetry.exporter.otlp.proto.http import Compression
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.sdk.resources import Resource
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -97,12 +96,25 @@ def _setup_traces(found: Settings, result: Instrumentation) -> None:
         resource=_resource(found, Resource),
         sampler=ParentBased(TraceIdRatioBased(found.sampling_ratio)),
     )
-    exporter = OTLPSpanExporter(
-        endpoint=f"{found.endpoint}/v1/traces", compression=Compression.Gzip
-    )
-    provider.add_span_processor(BatchSpanProcessor(exporter))
+    provider.add_span_processor(BatchSpanProcessor(_span_exporter(found)))
     trace.set_tracer_provider(provider)
     result.tracer_provider = provider
+
+
+def _span_exporter(found: Settings) -> Any:
+    """OTLP over the transport the endpoint speaks, gzipped."""
+    if found.protocol == names.GRPC:
+        import grpc
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+        # an http:// endpoint means a plaintext channel to the gRPC exporter
+        return OTLPSpanExporter(endpoint=found.endpoint, compression=grpc.Compression.Gzip)
+    from opentelemetry.exporter.otlp.proto.http import Compression
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
+        OTLPSpanExporter as HttpSpanExporter,
+    )
+
+    return HttpSpanExporter(endpoint=f"{found.endpoint}/v1/traces", compression=Compression.Gzip)
 
 
 def _setup_metrics(found: Settings, result: Instrumentation, strict: bool) -> None:

@@ -38,6 +38,10 @@ OBSKIT_HISTOGRAM_BUCKETS = "OBSKIT_HISTOGRAM_BUCKETS"
 METRICS_EXPORTER = "obskit_prometheus"  # our entry point: OTel's Prometheus reader + buckets
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:4318"
+# OTLP's two transports, as OTEL_EXPORTER_OTLP_PROTOCOL names them, and their standard ports
+GRPC, HTTP_PROTOBUF = "grpc", "http/protobuf"
+PROTOCOLS = (GRPC, HTTP_PROTOBUF)
+OTLP_GRPC_PORT = 4317
 DEFAULT_METRICS_PORT = 9464  # the OTel Prometheus exporter's own default
 DEFAULT_SPEC = "obskit.yaml"
 METRICS_HOST = "127.0.0.1"  # secure default: only this machine's Prometheus scrapes
@@ -46,8 +50,9 @@ METRICS_HOST = "127.0.0.1"  # secure default: only this machine's Prometheus scr
 @dataclass(frozen=True)
 class Settings:
     service_name: str
-    endpoint: str  # OTLP/HTTP base URL; the exporter appends /v1/traces
+    endpoint: str  # OTLP base URL; the HTTP exporter appends /v1/traces
     metrics_port: int
+    protocol: str = HTTP_PROTOBUF  # what the endpoint speaks: GRPC or HTTP_PROTOBUF
     sampling_ratio: float = 1.0
     version: str = "0.0.0"
     environment: str | None = None
@@ -109,9 +114,11 @@ def resolve(
         ratio = loaded.sampling_ratio
         if entry is not None and entry.sampling_ratio is not None:
             ratio = entry.sampling_ratio
+    base = _endpoint(chosen_endpoint)
     return Settings(
         service_name=name,
-        endpoint=_endpoint(chosen_endpoint),
+        endpoint=base,
+        protocol=protocol_for(base, env.get(OTEL_EXPORTER_OTLP_PROTOCOL)),
         metrics_port=_port(metrics_port, "--metrics-port"),
         sampling_ratio=ratio,
         version=entry.version if entry else "0.0.0",
@@ -155,6 +162,24 @@ def _endpoint(url: str) -> str:
     url = url.rstrip("/")
     # People paste the traces URL; the OTel variable wants the base.
     return url.removesuffix("/v1/traces")
+
+
+def protocol_for(endpoint: str, chosen: str | None = None) -> str:
+    """``chosen`` (OTEL_EXPORTER_OTLP_PROTOCOL) when set; else what the endpoint's port
+    speaks by convention: 4317 is OTLP/gRPC, 4318 (and anything else) OTLP/HTTP."""
+    if chosen:
+        if chosen not in PROTOCOLS:
+            raise InputError(
+                f"{OTEL_EXPORTER_OTLP_PROTOCOL}={chosen!r} is not one of {', '.join(PROTOCOLS)}"
+            )
+        return chosen
+    from urllib.parse import urlsplit
+
+    try:
+        port = urlsplit(endpoint).port
+    except ValueError:
+        port = None
+    return GRPC if port == OTLP_GRPC_PORT else HTTP_PROTOBUF
 
 
 def _port(value: object, where: str) -> int:

@@ -108,30 +108,36 @@ class OtlpApp:
             payload = receiver.decompress(
                 body, environ.get("HTTP_CONTENT_ENCODING"), self.limits.max_decoded_bytes
             )
-            spans = self._decode(payload, kind)
-            if len(spans) > self.limits.max_spans_per_request:
-                raise receiver.Refused(
-                    413,
-                    f"{len(spans)} spans in one request; the limit is "
-                    f"{self.limits.max_spans_per_request}",
-                )
-            self.metrics.received.inc(len(spans))
-            try:
-                self.store.write_rows(spans)
-            except StoreOverloaded as err:
-                # exporters refused together must not all come back in the same second
-                raise receiver.Refused(
-                    503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
-                ) from None
-            except StoreClosed:
-                raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
-            self.metrics.stored.inc(len(spans))
+            self.ingest(payload, "otlp-proto" if kind == receiver.PROTOBUF else "otlp-json")
         except receiver.Refused as refused:
             return self._refuse(start_response, kind, refused)
         return _respond(start_response, 200, receiver.success_body(kind), kind)
 
-    def _decode(self, payload: bytes, kind: str) -> Rows:
-        fmt = "otlp-proto" if kind == receiver.PROTOBUF else "otlp-json"
+    def ingest(self, payload: bytes, fmt: str) -> int:
+        """Decode an OTLP payload and return how many spans it held once they are committed.
+        Raises :class:`receiver.Refused` (an HTTP status) for the caller to answer in its own
+        protocol: OTLP/HTTP here, OTLP/gRPC in :mod:`obskit.serve.grpc_receiver`."""
+        spans = self._decode(payload, fmt)
+        if len(spans) > self.limits.max_spans_per_request:
+            raise receiver.Refused(
+                413,
+                f"{len(spans)} spans in one request; the limit is "
+                f"{self.limits.max_spans_per_request}",
+            )
+        self.metrics.received.inc(len(spans))
+        try:
+            self.store.write_rows(spans)
+        except StoreOverloaded as err:
+            # exporters refused together must not all come back in the same second
+            raise receiver.Refused(
+                503, f"overloaded: {err}; retry later", retry_after=random.randint(1, 3)
+            ) from None
+        except StoreClosed:
+            raise receiver.Refused(503, "shutting down; retry later", retry_after=5) from None
+        self.metrics.stored.inc(len(spans))
+        return len(spans)
+
+    def _decode(self, payload: bytes, fmt: str) -> Rows:
         try:
             return self.decoder.rows(payload, fmt)
         except DecodeFailed as err:

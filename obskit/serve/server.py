@@ -1,4 +1,5 @@
-"""Run the embedded backend: two waitress servers (OTLP and query) on one event loop."""
+"""Run the embedded backend: two waitress servers (OTLP/HTTP and query) on one event loop, and
+the OTLP/gRPC server on its own threads, all writing to one store."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 from obskit.errors import InputError
 from obskit.serve.app import OtlpApp, QueryApp
 from obskit.serve.decoding import DecodePool
+from obskit.serve.grpc_receiver import GrpcReceiver
 from obskit.serve.metrics import ServeMetrics
 from obskit.serve.receiver import Limits
 from obskit.serve.store import SpanStore
@@ -26,6 +28,7 @@ log = logging.getLogger("obskit.serve")
 class ServeConfig:
     host: str = "127.0.0.1"
     otlp_port: int = 4318
+    grpc_port: int = 4317
     query_port: int = 16686
     data_dir: Path = Path(".obskit")
     limits: Limits = field(default_factory=Limits)
@@ -72,17 +75,16 @@ class Backend:
         self.decoder = DecodePool(config.decode_workers)
         self._map: dict[int, Any] = {}
         self._servers: list[Any] = []
+        self._grpc: GrpcReceiver | None = None
         self._stopping = False
 
     def start(self) -> None:
         from waitress.server import create_server
 
         body_cap = self.config.limits.max_body_bytes * 2
+        otlp = OtlpApp(self.store, self.metrics, self.config.limits, self.decoder)
         for app, port in (
-            (
-                OtlpApp(self.store, self.metrics, self.config.limits, self.decoder),
-                self.config.otlp_port,
-            ),
+            (otlp, self.config.otlp_port),
             (QueryApp(self.store, self.metrics), self.config.query_port),
         ):
             try:
@@ -103,6 +105,24 @@ class Backend:
                     "pick another port (--otlp-port / --query-port) or stop what uses it"
                 ) from None
             self._servers.append(server)
+        try:
+            self._grpc = GrpcReceiver(
+                otlp.ingest,
+                self.metrics,
+                self.config.limits,
+                self.config.host,
+                self.config.grpc_port,
+                self.config.threads,
+            )
+        except InputError:
+            self.close()
+            raise
+        self._grpc.start()
+
+    @property
+    def grpc_port(self) -> int:
+        assert self._grpc is not None
+        return self._grpc.port
 
     @property
     def otlp_port(self) -> int:
@@ -141,6 +161,9 @@ class Backend:
 
         for server in self._servers:
             server.close()  # the listening socket: no new connections
+        if self._grpc is not None:
+            self._grpc.stop(grace_s=10)
+            self._grpc = None
         for server in self._servers:
             server.task_dispatcher.shutdown(timeout=10)
         wasyncore.close_all(self._map)

@@ -292,6 +292,38 @@ def test_case_15_long_child_hides_shorter_ones():
     assert span_id("b") not in report.span_critical_ns
 
 
+def test_children_clipped_to_the_same_interval_tie_like_jaeger_ui_in_compat():
+    """
+    0       4       8 9
+    |-------A-------|
+            |---C---|        C first in the trace
+            |---B---|-|      B ends late: clipped to [4,8], the same interval as C
+    ++++++++ ++++++++        obskit: A[0,4] B[4,8] (tie: clipped start, then smaller span id)
+    ++++++++ ++++++++        jaeger: A[0,4] C[4,8] (tie: unclipped start, then trace order)
+    """
+    trace = build(span("A", 0, 8, [span("C", 4, 8), span("B", 4, 9)]))
+    assert span_id("B") < span_id("C")
+    obskit, jaeger = paths(trace)
+    assert obskit == [("A", 0, 4), ("B", 4, 8)]
+    assert jaeger == [("A", 0, 4), ("C", 4, 8)]
+    # With B first in the trace Jaeger UI keeps B: the order of the input decides, not the id.
+    swapped = build(span("A", 0, 8, [span("B", 4, 9), span("C", 4, 8)]))
+    assert paths(swapped) == ([("A", 0, 4), ("B", 4, 8)], [("A", 0, 4), ("B", 4, 8)])
+
+
+def test_compat_ties_go_to_the_earlier_unclipped_start():
+    """
+    0   2   4       8 9
+    |-------A-------|
+            |---C---|        C first in the trace, starts at 4
+        |-----B-----|        B starts at 2 and ends with C
+    ++++ ++++++++++++        obskit = jaeger: A[0,2] B[2,8], the earlier start wins the tie
+    """
+    trace = build(span("A", 0, 8, [span("C", 4, 8), span("B", 2, 8)]))
+    expected = [("A", 0, 2), ("B", 2, 8)]
+    assert paths(trace) == (expected, expected)
+
+
 def test_case_16_slow_gateway():
     """
     0   20  30     90 120   150 160                       960 980 1000

@@ -23,6 +23,7 @@ class ServeProcess:
     proc: subprocess.Popen[bytes]
     otlp: str
     query: str
+    grpc: str  # host:port of the OTLP/gRPC receiver
     data_dir: Path
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
@@ -37,7 +38,7 @@ class ServeProcess:
 
 
 def start_serve(data_dir: Path, *extra: str) -> ServeProcess:
-    otlp_port, query_port = free_port(), free_port()
+    otlp_port, query_port, grpc_port = free_port(), free_port(), free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -48,6 +49,8 @@ def start_serve(data_dir: Path, *extra: str) -> ServeProcess:
             str(otlp_port),
             "--query-port",
             str(query_port),
+            "--grpc-port",
+            str(grpc_port),
             "--data-dir",
             str(data_dir),
             *extra,
@@ -57,7 +60,11 @@ def start_serve(data_dir: Path, *extra: str) -> ServeProcess:
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     serve = ServeProcess(
-        proc, f"http://127.0.0.1:{otlp_port}", f"http://127.0.0.1:{query_port}", data_dir
+        proc,
+        f"http://127.0.0.1:{otlp_port}",
+        f"http://127.0.0.1:{query_port}",
+        f"127.0.0.1:{grpc_port}",
+        data_dir,
     )
     try:
         wait_ready(f"{serve.query}/health")
@@ -91,7 +98,7 @@ def running_backend(config: ServeConfig) -> Iterator[Backend]:
 
 
 def serve_once(
-    data_dir: Path, *extra: str, otlp_port: int | None = None
+    data_dir: Path, *extra: str, otlp_port: int | None = None, grpc_port: int | None = None
 ) -> subprocess.CompletedProcess[str]:
     """``obskit serve`` run as a user would, for a failure that ends it at start-up."""
     return subprocess.run(
@@ -104,6 +111,8 @@ def serve_once(
             str(otlp_port or free_port()),
             "--query-port",
             str(free_port()),
+            "--grpc-port",
+            str(grpc_port or free_port()),
             "--data-dir",
             str(data_dir),
             *extra,

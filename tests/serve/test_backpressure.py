@@ -23,7 +23,9 @@ PROTO = {"Content-Type": "application/x-protobuf"}
 
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
-    config = ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, max_pending_spans=10)
+    config = ServeConfig(
+        otlp_port=0, query_port=0, grpc_port=0, data_dir=tmp_path, max_pending_spans=10
+    )
     with running_backend(config) as backend:
         yield backend
 

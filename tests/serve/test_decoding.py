@@ -21,7 +21,7 @@ PROTO = {"Content-Type": "application/x-protobuf"}
 @pytest.fixture
 def backend(tmp_path: Path) -> Iterator[Backend]:
     with running_backend(
-        ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, decode_workers=1)
+        ServeConfig(otlp_port=0, query_port=0, grpc_port=0, data_dir=tmp_path, decode_workers=1)
     ) as backend:
         yield backend
 
@@ -47,7 +47,9 @@ def test_a_killed_decode_worker_is_replaced(backend: Backend) -> None:
 
 
 def test_workers_stop_with_the_server(tmp_path: Path) -> None:
-    backend = Backend(ServeConfig(otlp_port=0, query_port=0, data_dir=tmp_path, decode_workers=2))
+    backend = Backend(
+        ServeConfig(otlp_port=0, query_port=0, grpc_port=0, data_dir=tmp_path, decode_workers=2)
+    )
     workers = backend.decoder.pids()
     assert len(workers) == 2
     backend.close()

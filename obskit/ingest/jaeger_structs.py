@@ -1,0 +1,313 @@
+"""Reading big Jaeger JSON fast (the v1 API's ``{"data": [trace, ...]}``, the UI's download of
+it, a bare trace object): decoded by msgspec into the structs below, converted a column at a
+time, tags kept as their JSON text until first read.
+
+Tags are most of a Jaeger span's bytes, and a few of them become span fields. ``span.kind`` and
+``otel.scope.name``, on nearly every span, are found for a whole batch at once in its tag texts
+joined, in the one form Jaeger writes them (``{"key":"span.kind","type":"string","value":
+"client"}``); a mention of either key in any other form is not the common case. The few spans
+that mention ``otel.status_*`` or ``error`` have their tags decoded by the careful path's code
+right away. All other tags stay text (:class:`DeferredTags`), decoded by that same code on
+first use, where a malformed one is reported.
+
+Like :mod:`obskit.ingest.otlp_structs`, this handles the common shapes only: lowercase 16-digit
+span ids, integer times, no reference but one ``CHILD_OF`` in the same trace, processes by
+``processID``, no warnings, no legacy ``parentSpanID``. For anything else :func:`read_bytes`
+returns None, touching nothing, and the caller parses the bytes into dicts for
+:mod:`obskit.ingest.jaeger_json`, which gives the same spans or names the problem;
+``tests/ingest/test_jaeger_fast_reader.py`` holds the two paths to the same results.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from itertools import accumulate, compress, repeat
+from operator import add, attrgetter
+from typing import Any
+
+import msgspec
+import orjson
+from msgspec import Raw, Struct
+
+from obskit.ingest.assemble import TraceSet
+from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, Buffer, DeferredAttributes
+from obskit.ingest.jaeger_json import (
+    convert_process,
+    read_logs,
+    read_tags,
+    span_fields,
+    without_fields,
+)
+from obskit.ingest.otlp_columns import _span_id_bytes, _Uncommon
+from obskit.ingest.values import KIND_BY_WORD, Bad, freeze, trace_id
+from obskit.model import Reference, RefType, Span, SpanKind, StatusCode
+from obskit.model.columns import ColumnChunk
+from obskit.model.span import EMPTY
+
+
+class _Reference(Struct, gc=False):
+    refType: str
+    traceID: str
+    spanID: str
+
+
+# gc=False: decoded fresh, these hold no reference cycles (see otlp_structs)
+class _Span(Struct, gc=False):
+    traceID: str
+    spanID: str
+    operationName: str
+    startTime: int
+    duration: int
+    references: list[_Reference] | None = None
+    tags: Raw = Raw()
+    logs: Any = None
+    processID: str | None = None
+    process: Any = None
+    warnings: Any = None
+    parentSpanID: Any = None
+
+
+class _Trace(Struct, gc=False):
+    spans: list[_Span]
+    processes: dict[str, Any] | None = None
+    warnings: Any = None
+
+
+class _Response(Struct):
+    data: list[_Trace]
+
+
+_RESPONSE = msgspec.json.Decoder(_Response)
+_TRACE = msgspec.json.Decoder(_Trace)
+_FAILURES = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, ValueError)
+# Spans are converted in batches of this many; the structs of each go once it is converted.
+BATCH_SPANS = 4096
+
+_TRACE_IDS, _SPAN_IDS, _NAMES = (
+    attrgetter("traceID"),
+    attrgetter("spanID"),
+    attrgetter("operationName"),
+)
+_STARTS, _DURATIONS, _REFERENCES = (
+    attrgetter("startTime"),
+    attrgetter("duration"),
+    attrgetter("references"),
+)
+_TAGS, _LOGS, _PROCESS_IDS = attrgetter("tags"), attrgetter("logs"), attrgetter("processID")
+_UNCOMMON = attrgetter("process", "warnings", "parentSpanID")  # fmt: skip
+_CHILD_OF = RefType.CHILD_OF
+
+# The two field tags most spans have, as Jaeger writes them (values without escapes).
+_KIND_VALUE = re.compile(rb'\{"key":"span\.kind","type":"string","value":"([^"\\]*)"')
+_SCOPE_VALUE = re.compile(rb'\{"key":"otel\.scope\.name","type":"string","value":"([^"\\]*)"')
+_KIND_OF: dict[bytes, SpanKind] = {}
+_REF_TYPES, _REF_TRACE_IDS = attrgetter("refType"), attrgetter("traceID")
+_REF_SPAN_IDS = attrgetter("spanID")
+
+
+def read_bytes(data: bytes, out: TraceSet) -> str | None:
+    """Read one Jaeger JSON document into ``out``; returns ``"jaeger-json"``, or None (and
+    ``out`` untouched) when it must be parsed the careful way."""
+    try:
+        if data.lstrip()[:8].startswith(b'{"data"'):
+            traces = _RESPONSE.decode(data).data
+        else:
+            traces = [_TRACE.decode(data)]
+    except _FAILURES:
+        return None
+    if not traces:
+        return None  # the careful path says why there is nothing (Jaeger's error message)
+    scratch = TraceSet(only=out.only)
+    try:
+        for trace in traces:
+            _read_trace(trace, scratch)
+    except (_Uncommon, Bad, TypeError, KeyError, RecursionError, *_FAILURES):
+        return None
+    out.absorb(scratch)
+    return "jaeger-json"
+
+
+def _read_trace(trace: _Trace, out: TraceSet) -> None:
+    if trace.warnings:
+        raise _Uncommon
+    processes = {
+        pid: convert_process(proc, f"processes.{pid}")
+        for pid, proc in (trace.processes or {}).items()
+    }
+    spans: list[_Span | None] = trace.spans  # type: ignore[assignment]  # emptied as it goes
+    for at in range(0, len(spans), BATCH_SPANS):
+        batch: list[_Span] = spans[at : at + BATCH_SPANS]  # type: ignore[assignment]  # no None yet
+        spans[at : at + BATCH_SPANS] = repeat(None, len(batch))  # its structs go once converted
+        out.add_many(*_convert(batch, processes))
+
+
+def _convert(
+    items: list[_Span], processes: dict[str, tuple[str, Any]]
+) -> tuple[list[Span], ColumnChunk]:
+    n = len(items)
+    if any(map(any, map(_UNCOMMON, items))):
+        raise _Uncommon
+    raw_tids = list(map(_TRACE_IDS, items))
+    tids = _trace_ids(raw_tids)
+    sids = list(map(_SPAN_IDS, items))
+    id_hex = _span_id_bytes(sids)
+    starts_us, durations_us = list(map(_STARTS, items)), list(map(_DURATIONS, items))
+    if min(starts_us) < 0 or min(durations_us) < 0:
+        raise _Uncommon  # the careful path names the field
+    starts = [us * 1000 for us in starts_us]
+    ends = list(map(add, starts, [us * 1000 for us in durations_us]))
+    shared: dict[str, str] = {}
+    names = [shared.setdefault(name, name) for name in map(_NAMES, items)]
+    refs, has_parent, parent_hex = _references(list(map(_REFERENCES, items)), raw_tids, tids)
+    found = list(map(processes.__getitem__, map(_PROCESS_IDS, items)))  # KeyError, TypeError
+    services = [service for service, _ in found]
+    resources = [resource for _, resource in found]
+    texts = list(map(_TAGS, items))
+    found_fields = _Fields(texts)
+    kinds, codes, messages, scopes = _fields(found_fields, n)
+    attributes = _attributes(found_fields, texts, sids, codes)
+    logs = list(map(_LOGS, items))
+    events = [read_logs(log) if log else () for log in logs] if any(logs) else [()] * n
+    columns = ColumnChunk(sids, id_hex, starts, ends, kinds, has_parent, parent_hex)
+    spans = list(
+        map(
+            Span, tids, sids, names, services, starts, ends, kinds, codes, messages, refs,
+            attributes, resources, events, repeat((), n), scopes,
+        )
+    )  # fmt: skip
+    return spans, columns
+
+
+def _trace_ids(raw: list[str]) -> list[str]:
+    distinct = set(raw)  # usually one: a document per trace
+    if len(distinct) == 1:
+        return [trace_id(raw[0], "traceID")] * len(raw)
+    normal = {value: trace_id(value, "traceID") for value in distinct}
+    return [normal[value] for value in raw]
+
+
+def _references(
+    raw: list[list[_Reference] | None], raw_tids: list[str], tids: list[str]
+) -> tuple[list[tuple[Reference, ...]], bytes, bytes]:
+    """Each span's references (none, or its parent in the same trace), which spans have a
+    parent, and the parent ids as 8 bytes each; checked for all spans at once."""
+    has_parent = bytes(map(bool, raw))
+    with_refs: list[list[_Reference]] = list(compress(raw, has_parent))  # type: ignore[arg-type]  # the empty ones are out
+    refs = [ref_list[0] for ref_list in with_refs]
+    if refs and (
+        any(len(ref_list) != 1 for ref_list in with_refs)
+        or set(map(_REF_TYPES, refs)) != {"CHILD_OF"}
+        or list(map(_REF_TRACE_IDS, refs)) != list(compress(raw_tids, has_parent))
+    ):
+        raise _Uncommon
+    parents = list(map(_REF_SPAN_IDS, refs))
+    parent_hex = _span_id_bytes(parents) if parents else b""
+    found = iter(parents)
+    every = [next(found) if has else None for has in has_parent]
+    # all at once, as 1-tuples from zip; then the few roots get none
+    references: list[tuple[Reference, ...]] = list(
+        zip(map(Reference, repeat(_CHILD_OF), tids, every))  # type: ignore[arg-type]  # roots get () below
+    )
+    at = has_parent.find(0)
+    while at != -1:
+        references[at] = ()
+        at = has_parent.find(0, at + 1)
+    return references, has_parent, parent_hex
+
+
+class _Fields:
+    """The field tags of a batch of spans, found in their tag texts joined (``joined``) and
+    each span's own (``pieces``), a whole batch per step."""
+
+    def __init__(self, texts: list[Raw]) -> None:
+        self.joined = b"\x00".join(texts)  # NUL cannot occur in JSON text: no match spans two
+        self.pieces = self.joined.split(b"\x00")
+
+    def values(self, key: bytes, pattern: re.Pattern[bytes]) -> tuple[list[int], list[bytes]]:
+        """How often each span mentions ``key`` and the values of all its tags, in order
+        (``pattern``'s group 1). Every mention must open a tag in Jaeger's form: a key with
+        its quotes cannot occur inside a JSON string, so the counts must agree."""
+        mentions = list(map(bytes.count, self.pieces, repeat(b'"' + key + b'"')))
+        values = pattern.findall(self.joined)
+        if len(values) != sum(mentions):
+            raise _Uncommon  # another form, or a string with escapes: the careful path
+        return mentions, values
+
+    def mentioning(self, key: bytes) -> set[int]:
+        """The spans whose tag text mentions ``key`` (anywhere): few, found one by one."""
+        joined, spans = self.joined, set[int]()
+        at = joined.find(key)
+        if at == -1:
+            return spans
+        starts = list(accumulate((len(piece) + 1 for piece in self.pieces), initial=0))
+        while at != -1:
+            spans.add(bisect_right(starts, at) - 1)
+            at = joined.find(key, at + len(key))
+        return spans
+
+    def all_open_lists(self) -> bool:
+        return all(map(bytes.startswith, self.pieces, repeat(b"[")))
+
+
+def _spread(mentions: list[int], values: list[Any], default: Any) -> list[Any]:
+    """One value per span from the values of its mentions (the last one wins, as in a dict)."""
+    if len(values) == len(mentions) and all(mentions):
+        return values  # the common case: exactly one each
+    out = [default] * len(mentions)
+    found = iter(values)
+    for i, count in enumerate(mentions):
+        for _ in range(count):
+            out[i] = next(found)
+    return out
+
+
+def _fields(
+    found: _Fields, n: int
+) -> tuple[list[SpanKind], list[StatusCode], list[str], list[str]]:
+    """Kind, status, status message and scope of each span. Kind and scope are read straight
+    from their values; the few spans that mention a status or error tag get all four from the
+    careful path's own decoding of their tags."""
+    mentions, words = found.values(b"span.kind", _KIND_VALUE)
+    for word in set(words) - _KIND_OF.keys():
+        _KIND_OF[word] = KIND_BY_WORD.get(word.decode().lower(), SpanKind.UNSPECIFIED)
+    kinds = _spread(mentions, list(map(_KIND_OF.__getitem__, words)), SpanKind.UNSPECIFIED)
+    mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)
+    texts = {name: name.decode() for name in set(names)}
+    scopes = _spread(mentions, list(map(texts.__getitem__, names)), "")
+    codes, messages = [StatusCode.UNSET] * n, [""] * n
+    rare = sorted(found.mentioning(b'"otel.status_') | found.mentioning(b'"error"'))
+    for i in rare:
+        tags = read_tags(orjson.loads(found.pieces[i]), "tags")
+        kinds[i], codes[i], messages[i], scopes[i] = span_fields(tags)
+    return kinds, codes, messages, scopes
+
+
+def _attributes(
+    found: _Fields, texts: list[Raw], sids: list[str], codes: list[StatusCode]
+) -> list[Any]:
+    errors = [code is StatusCode.ERROR for code in codes]
+    if min(map(len, texts)) > SHORT_TEXT and found.all_open_lists():
+        return list(map(DeferredTags, texts, sids, repeat(None), errors))
+    return list(map(_one_span_attributes, texts, sids, errors))
+
+
+def _one_span_attributes(text: Raw, span_id: str, error: bool) -> Any:
+    if len(text) > SHORT_TEXT and memoryview(text)[0] == OPEN_LIST:
+        return DeferredTags(text, span_id, None, error)
+    raw = orjson.loads(memoryview(text)) if len(text) else None
+    if raw is None or raw == []:
+        return EMPTY
+    tags = read_tags(raw, "tags")
+    return freeze(without_fields(tags, span_fields(tags)[1]))
+
+
+class DeferredTags(DeferredAttributes, gc=False):
+    """A span's attributes from Jaeger's ``tags`` JSON text, decoded on first use by the careful
+    path's code: the field tags are dropped, and ``error=true`` when the status is ERROR."""
+
+    error_status: bool = False
+
+    def _decode(self, text: Buffer) -> dict[str, Any]:
+        tags = read_tags(orjson.loads(memoryview(text)), "tags")
+        return without_fields(tags, StatusCode.ERROR if self.error_status else StatusCode.UNSET)
