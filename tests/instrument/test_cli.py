@@ -82,7 +82,9 @@ def without_metrics_note(out: str) -> str:
     """The output without the metrics-host note, which depends on the machine (docker0 or not;
     tests/instrument/test_metrics_host.py pins it)."""
     return "".join(
-        line for line in out.splitlines(keepends=True) if not line.startswith("obskit: web: ")
+        line
+        for line in out.splitlines(keepends=True)
+        if not (line.startswith("obskit: ") and "metrics listen on" in line)
     )
 
 

@@ -62,7 +62,14 @@ class Running:
         return self.proc.returncode
 
     def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        """What the service and obskit printed, without the metrics-host note: it depends on
+        the machine (docker0 or not), and tests/instrument/test_metrics_host.py pins it."""
+        text = self.log.read_text(errors="replace")
+        return "".join(
+            line
+            for line in text.splitlines(keepends=True)
+            if not (line.startswith("obskit: ") and "metrics listen on" in line)
+        )
 
 
 def instrumented(
