@@ -164,7 +164,16 @@ def reference_paths(trace: Trace, compat: bool) -> dict[str, list[tuple[str, int
             result[root] = []
             continue
         sections: list[tuple[str, int, int]] = []
-        reference_walk(root, interval[root][1], False, parent, interval, compat, set(), sections)
+        # ties on end: earliest clipped start, then smallest id; Jaeger UI (compat) instead
+        # keeps the first in its own order: unclipped start, then position in the trace
+        ties = (
+            {sid: (s.start_ns, i) for i, (sid, s) in enumerate(spans.items())}
+            if compat
+            else {sid: (interval[sid][0], sid) for sid in interval}
+        )
+        reference_walk(
+            root, interval[root][1], False, parent, interval, ties, compat, set(), sections
+        )
         sections = [s for s in reversed(sections) if s[2] > s[1]]
         if not compat:
             merged: list[tuple[str, int, int]] = []
@@ -184,6 +193,7 @@ def reference_walk(
     returning: bool,
     parent: dict[str, str],
     interval: dict[str, tuple[int, int]],
+    ties: dict[str, tuple[int, int | str]],
     compat: bool,
     picked: set[str],
     sections: list[tuple[str, int, int]],
@@ -197,9 +207,9 @@ def reference_walk(
     if not kids:
         sections.append((sid, interval[sid][0], boundary))
         return
-    best = min(kids, key=lambda c: (-interval[c][1], interval[c][0], c))
+    best = min(kids, key=lambda c: (-interval[c][1], *ties[c]))
     picked.add(best)
     sections.append((sid, interval[best][1], boundary))
-    args = (parent, interval, compat, picked, sections)
+    args = (parent, interval, ties, compat, picked, sections)
     reference_walk(best, interval[best][1], False, *args)
     reference_walk(sid, interval[best][0], True, *args)
