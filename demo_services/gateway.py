@@ -18,12 +18,13 @@ from typing import Any
 from demo_services.common import Faults, create_app, serve
 
 NAME = "payments-gateway"
-app = create_app(NAME, {
+app = create_app(NAME)
+faults = Faults({
     "latency_ms": ("DEMO_GATEWAY_LATENCY_MS", 50, 0, 60_000),
     "jitter_ms": ("DEMO_GATEWAY_JITTER_MS", 10, 0, 60_000),
     "error_rate": ("DEMO_GATEWAY_ERROR_RATE", 0, 0, 1),
 })  # fmt: skip
-faults: Faults = app.extensions["faults"]
+faults.register(app)
 
 
 @app.post("/v1/charges")
