@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,26 @@ def test_every_acknowledged_span_survives_sigkill(tmp_path: Path) -> None:
             if response.status_code == 200:
                 acknowledged.append(trace_id)
 
+    kill_mid_ingestion(serve, exporter, stop, acknowledged, wait_s=20, join_s=10)
+
+    assert_all_stored(data_dir, acknowledged)
+
+
+def kill_mid_ingestion(
+    serve: ServeProcess,
+    exporter: Callable[[], None],
+    stop: threading.Event,
+    acknowledged: list[str],
+    *,
+    wait_s: float,
+    join_s: float,
+) -> None:
+    """Four exporters send until 50 requests are acknowledged, then SIGKILL while they go on."""
     threads = [threading.Thread(target=exporter) for _ in range(4)]
     try:
         for thread in threads:
             thread.start()
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + wait_s
         while len(acknowledged) < 50 and time.monotonic() < deadline:
             time.sleep(0.05)
         serve.proc.send_signal(signal.SIGKILL)  # mid-ingestion: the exporters are still sending
@@ -56,11 +72,9 @@ def test_every_acknowledged_span_survives_sigkill(tmp_path: Path) -> None:
     finally:
         stop.set()
         for thread in threads:
-            thread.join(10)
+            thread.join(join_s)
         serve.stop(signal.SIGKILL)
     assert len(acknowledged) >= 50
-
-    assert_all_stored(data_dir, acknowledged)
 
 
 def assert_all_stored(data_dir: Path, acknowledged: list[str]) -> None:
@@ -103,19 +117,5 @@ def test_sdk_exporters_lose_no_acknowledged_span_to_sigkill(tmp_path: Path, prot
         finally:
             sdk.shutdown()
 
-    threads = [threading.Thread(target=exporter) for _ in range(4)]
-    try:
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(acknowledged) < 50 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        serve.proc.send_signal(signal.SIGKILL)  # mid-ingestion: the exporters are still sending
-        serve.proc.wait(10)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(20)
-        serve.stop(signal.SIGKILL)
-    assert len(acknowledged) >= 50
+    kill_mid_ingestion(serve, exporter, stop, acknowledged, wait_s=30, join_s=20)
     assert_all_stored(data_dir, acknowledged)
