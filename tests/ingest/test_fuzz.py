@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from obskit.errors import InputError
 from obskit.ingest import read_traces
 from tests.conftest import FIXTURES
+from tests.hostile.fuzzing import paths
 from tests.ingest.test_formats import proto_request
 
 # 200 examples per reader in all: 100 structural mutations plus 100 byte mutations each.
@@ -104,17 +105,6 @@ def test_random_json(value: Any) -> None:
 @given(st.binary(max_size=300))
 def test_random_bytes(data: bytes) -> None:
     outcome(data)
-
-
-def paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    found = [prefix]
-    if isinstance(node, dict):
-        for key, value in node.items():
-            found += paths(value, (*prefix, key))
-    elif isinstance(node, list):
-        for i, value in enumerate(node):
-            found += paths(value, (*prefix, i))
-    return found
 
 
 def load_lines(name: str) -> list[Any]:
