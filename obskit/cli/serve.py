@@ -11,7 +11,7 @@ from obskit.cli._errors import reports_errors
 
 @click.command()
 @click.option(
-    "--host", default="127.0.0.1", show_default=True, help="Address to bind (both ports)."
+    "--host", default="127.0.0.1", show_default=True, help="Address to bind (every port)."
 )
 @click.option(
     "--otlp-port",
