@@ -24,7 +24,8 @@ log = logging.getLogger("obskit.serve")
 @dataclass(frozen=True)
 class ConnectionLimits:
     per_client: int = 64  # connections from one address
-    total: int = 512  # connections to the waitress ports (OTLP/HTTP and query), waitress's connection_limit
+    # connections to the waitress ports (OTLP/HTTP and query): waitress's connection_limit
+    total: int = 512
     header_timeout_s: float = 10.0  # from a request's first byte to the end of its headers
     request_timeout_s: float = 60.0  # ... to the end of its body
     idle_timeout_s: int = 60  # a keep-alive connection with no request in flight

@@ -65,8 +65,9 @@ def is_loopback(host: str) -> bool:
 
 
 class Backend:
-    """The running backend. ``start()`` binds every port (OTLP/HTTP, OTLP/gRPC, query); ``run()`` serves until ``stop()``
-    (or SIGTERM/SIGINT when run from the main thread); ``close()`` commits and releases."""
+    """The running backend. ``start()`` binds every port (OTLP/HTTP, OTLP/gRPC, query);
+    ``run()`` serves until ``stop()`` (or SIGTERM/SIGINT when run from the main thread);
+    ``close()`` commits and releases."""
 
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
