@@ -33,6 +33,30 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(message)
 
 
+def require_pinned(binary: str, *, stand_in: bool = False) -> str:
+    """The pinned version of a server's binary, from the cache ``tests/stack/peers/build``
+    fills. Missing: the test skips with the build command by hand, and fails under CI=true.
+    ``stand_in`` accepts the version built instead when the pinned one cannot be built here
+    (Jaeger); a test that takes it must say so. A version this project's machines cannot
+    build (obskit.stack.servers.NOT_BUILDABLE) is reported as not run, with the reason."""
+    from obskit.stack.servers import cached_binary, server_of, why_not_buildable
+
+    found = cached_binary(binary, stand_in=stand_in)
+    if found is None:
+        server = server_of(binary)
+        why_not = why_not_buildable(server)
+        if why_not and not (stand_in and server.stand_in):
+            pytest.skip(f"not run: {binary} {server.version} cannot be built here: {why_not}")
+        message = (
+            f"needs {binary} {server.version} (the pinned version):"
+            f" run tests/stack/peers/build {server.name}"
+        )
+        if UNDER_CI:
+            pytest.fail(f"{message} (CI=true: a missing binary fails)", pytrace=False)
+        pytest.skip(message)
+    return str(found)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from obskit.cli import cli
+from obskit.stack.servers import CACHE_ENV, find_binary
 from obskit.validate import CHECKS, Status, validate_stack
 from tests.validate.minimal_stack import FILES, write_stack
 
@@ -50,14 +51,16 @@ def not_ok(directory: Path) -> dict[str, str]:
 
 
 def path_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *tools: str) -> None:
-    """PATH holds exactly these tools (a missing validator is simulated by leaving it out)."""
+    """PATH holds exactly these tools (a missing validator is simulated by leaving it out),
+    and obskit's server cache is empty, so promtool and amtool come from PATH too."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for tool in tools:
-        found = shutil.which(tool)
+        found = find_binary(tool) if tool in ("promtool", "amtool") else shutil.which(tool)
         if found:
             (bin_dir / tool).symlink_to(found)
     monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "no-server-cache"))
 
 
 @pytest.fixture

@@ -15,6 +15,13 @@ from obskit.cli._errors import reports_errors
     help="Pass even if a validator (promtool, amtool, check-jsonschema) is not installed.",
 )
 @click.option(
+    "--run",
+    "run_servers",
+    is_flag=True,
+    help="Also run the servers on their configs: otelcol validate, Tempo or Jaeger started"
+    " for a few seconds on loopback (the pinned versions from obskit's server cache, else PATH).",
+)
+@click.option(
     "--spec",
     "spec_path",
     metavar="PATH",
@@ -22,22 +29,30 @@ from obskit.cli._errors import reports_errors
     help="The spec the stack was generated from [default: DIRECTORY/obskit.yaml if present].",
 )
 @reports_errors
-def validate(directory: str, allow_missing: bool, spec_path: str | None) -> None:
+def validate(directory: str, allow_missing: bool, run_servers: bool, spec_path: str | None) -> None:
     """Check the stack `obskit init` generated in DIRECTORY (default: here).
 
     Runs promtool check config / check rules / test rules, amtool check-config, the
     compose-spec schema (check-jsonschema) and docker-compose config when installed, then
-    obskit's own cross-checks. Exits 1 if a check fails or a required validator is missing
-    (unless --allow-missing), 2 if DIRECTORY holds no generated stack.
+    obskit's own cross-checks. With --run, the Collector, Tempo or Jaeger judge their own
+    configs too. promtool, amtool and the servers are the versions the stack pins when
+    obskit's server cache has them, else those on PATH. Exits 1 if a check fails or a
+    required validator is missing (unless --allow-missing), 2 if DIRECTORY holds no
+    generated stack.
     """
     from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
     from obskit.errors import CheckFailed
-    from obskit.validate import Status, validate_stack
+    from obskit.validate import CHECKS, Status, validate_stack
 
-    report = validate_stack(directory, spec=spec_path)
+    checks = CHECKS
+    if run_servers:
+        from obskit.validate import live
+
+        checks = (*CHECKS, *live.checks_for(directory))
+    report = validate_stack(directory, checks, spec=spec_path)
     styles = {
         Status.OK: "green",
         Status.FAILED: "bold red",

@@ -248,9 +248,11 @@ def red_group(spec: Spec) -> dict[str, Any]:
                 f"sum by ({by_route}) ({_rate(count)})",
                 labels,
             ),
+            # A route that has not failed records 0, not nothing (as the service-wide rate).
             _record(
                 f"service_route:http_server_request_errors:rate{window}",
-                f"sum by ({by_route}) ({_rate(errors)})",
+                f"sum by ({by_route}) ({_rate(errors)})\n"
+                f"or\n0 * sum by ({by_route}) ({_rate(count)})",
                 labels,
             ),
             _record(

@@ -32,6 +32,9 @@ class Tool:
     install_hint: str
     required: bool = True  # a missing required tool fails the run unless --allow-missing
     python_module: str = ""  # run as `python -m MODULE` when importable next to obskit
+    # A pinned server's binary: the pinned version from obskit's server cache (or the version
+    # built instead where the pinned one cannot be), else PATH; the check reports which ran.
+    server_binary: bool = False
     # (compose service, server) whose pinned image the tool belongs to: its build of the
     # image's version, in the servers cache, is preferred to whatever is on PATH
     pinned_to: tuple[str, str] | None = None
@@ -54,6 +57,11 @@ class Tool:
         if self.python_module:
             found_module = importlib.util.find_spec(self.python_module) is not None
             return [sys.executable, "-m", self.python_module] if found_module else None
+        if self.server_binary:
+            from obskit.stack.servers import find_binary
+
+            binary = find_binary(self.name, stand_in=True)
+            return [str(binary)] if binary else None
         cached = self.cached()
         if cached is not None and os.access(cached, os.X_OK) and cached.is_file():
             return [str(cached)]
@@ -88,10 +96,17 @@ def version(executable: str) -> str | None:
     return match.group(1) if match else None
 
 
-PROMTOOL = Tool("promtool", "apt-get install prometheus", pinned_to=("prometheus", "prometheus"))
+# The pinned versions (the server cache) come first; Debian's packages are the fallback.
+PROMTOOL = Tool(
+    "promtool",
+    "apt-get install prometheus",
+    server_binary=True,
+    pinned_to=("prometheus", "prometheus"),
+)
 AMTOOL = Tool(
     "amtool",
     "apt-get install prometheus-alertmanager",
+    server_binary=True,
     pinned_to=("alertmanager", "alertmanager"),
 )
 # Its bundled compose-spec schema is used in-process; it must be importable next to obskit.

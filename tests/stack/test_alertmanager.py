@@ -1,4 +1,5 @@
-"""alertmanager/alertmanager.yml: accepted by Debian's amtool 0.25 for every CI spec, routes
+"""alertmanager/alertmanager.yml: accepted by amtool of the pinned Alertmanager version (v0.34.0,
+built by tests/stack/peers/build) for every CI spec, routes
 page / ticket / Watchdog where they belong (``amtool config routes test``), and a page
 inhibits tickets for the same service in a real Alertmanager."""
 
@@ -17,14 +18,15 @@ import yaml
 from obskit.stack import alertmanager, compose
 from obskit.stack.serialize import serialize
 from obskit.stack.spec import parse_spec
-from tests.conftest import free_port, wait_ready
+from tests.conftest import free_port, require_pinned, wait_ready
 from tests.specs import SPEC_DATA, SPECS
 
-AMTOOL = shutil.which("amtool")
 ALERTMANAGER = shutil.which("prometheus-alertmanager")
-needs_amtool = pytest.mark.needs(
-    "amtool", hint="apt-get install prometheus-alertmanager (gives amtool)"
-)
+
+
+def amtool() -> str:
+    return require_pinned("amtool")
+
 
 WITH_SECRETS = parse_spec(
     {
@@ -51,11 +53,10 @@ def write(directory: Path, spec_name: str) -> Path:
     return path
 
 
-@needs_amtool
 @pytest.mark.parametrize("name", sorted(ALL))
 def test_amtool_accepts_the_config(tmp_path: Path, name: str) -> None:
     proc = subprocess.run(
-        [AMTOOL, "check-config", str(write(tmp_path, name))],
+        [amtool(), "check-config", str(write(tmp_path, name))],
         capture_output=True,
         text=True,
         check=False,
@@ -66,7 +67,7 @@ def test_amtool_accepts_the_config(tmp_path: Path, name: str) -> None:
 
 def route(config: Path, *labels: str) -> str:
     proc = subprocess.run(
-        [AMTOOL, "config", "routes", "test", f"--config.file={config}", *labels],
+        [amtool(), "config", "routes", "test", f"--config.file={config}", *labels],
         capture_output=True,
         text=True,
         check=True,
@@ -74,7 +75,6 @@ def route(config: Path, *labels: str) -> str:
     return proc.stdout.strip()
 
 
-@needs_amtool
 @pytest.mark.parametrize(
     ("labels", "receiver"),
     [

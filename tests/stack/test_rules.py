@@ -1,13 +1,13 @@
 """The generated Prometheus rules and their promtool unit tests, for every spec CI covers.
 
-Real Debian promtool checks the rule files and runs the generated tests; a generator-side lint
+promtool of the pinned Prometheus version (v3.14.0, built by tests/stack/peers/build) checks the
+rule files and runs the generated tests; a generator-side lint
 checks the alert conventions and that every alert has a firing and a non-firing test case.
 """
 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -20,7 +20,7 @@ import pytest
 from obskit.stack import rule_tests, rules
 from obskit.stack.promql import le_matcher, le_spellings, quote, regex_escape
 from obskit.stack.serialize import serialize
-from tests.conftest import REPO
+from tests.conftest import REPO, require_pinned
 from tests.specs import SPECS
 
 REQUIRED_LABELS = ("severity", "service")
@@ -30,10 +30,7 @@ RUNBOOKS = REPO / "docs" / "runbooks.md"
 
 
 def promtool() -> str:
-    found = shutil.which("promtool")
-    if not found:
-        pytest.fail("promtool not found: apt-get install -y --no-install-recommends prometheus")
-    return found
+    return require_pinned("promtool")
 
 
 @dataclass
