@@ -1,5 +1,5 @@
-"""tests/stack/peers/build: versions from the pins, a cached server is not built again (the
-second run costs a second), and what cannot be built here is said, not hidden."""
+"""tests/stack/peers/build: versions from the pins, a cached server is not built again (go is
+never called), and what cannot be built here is said, not hidden."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from importlib.machinery import SourceFileLoader
 from pathlib import Path
 from types import ModuleType
@@ -76,12 +75,10 @@ def test_a_second_run_reuses_the_cache_without_calling_go(
         "OBSKIT_SERVERS_CACHE": str(tmp_path / "cache"),
         "PATH": f"{bin_dir}:{os.environ['PATH']}",
     }
-    start = time.monotonic()
     result = subprocess.run(
         [sys.executable, str(SCRIPT)], env=env, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
-    assert time.monotonic() - start < 10
     assert "go was called" not in result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("build: ")]
     cached = [line for line in lines if ": cached in " in line]
