@@ -3,8 +3,9 @@
     .venv/bin/python bench/peers.py [--load-spans 100000] [--search-spans 1000000]
                                     [--senders 8] [--backends obskit,jaeger-memory,jaeger-badger]
 
-Jaeger is the pinned all-in-one, ``${OBSKIT_SERVERS_CACHE:-~/.cache/obskit/servers}/
-jaeger-v2.20.0/jaeger`` (built by tests/stack/peers/build); without it only obskit runs. Every
+Jaeger is the pinned all-in-one from ``${OBSKIT_SERVERS_CACHE:-~/.cache/obskit/servers}``
+(built by tests/stack/peers/build), or its stand-in where the pinned version cannot be built
+here (the run says which); without it only obskit runs. Every
 backend gets the same pre-built OTLP requests (one 100-span trace per request, 5 services),
 sent as raw bytes by SENDERS threads, so the client costs the same for each. Per backend:
 
@@ -48,18 +49,16 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-JAEGER_VERSION = "2.20.0"
 SPANS_PER_TRACE = 100
 SERVICES = 5
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PROTO = {"Content-Type": "application/x-protobuf"}
 
 
-def jaeger_binary() -> Path:
-    cache = os.environ.get("OBSKIT_SERVERS_CACHE") or str(
-        Path.home() / ".cache" / "obskit" / "servers"
-    )
-    return Path(cache) / f"jaeger-v{JAEGER_VERSION}" / "jaeger"
+def jaeger_binary() -> Path | None:
+    from obskit.stack.servers import cached_binary
+
+    return cached_binary("jaeger", stand_in=True)
 
 
 def free_port() -> int:
@@ -530,13 +529,16 @@ def main() -> None:
     parser.add_argument("--backends", default="obskit,jaeger-memory,jaeger-badger")
     args = parser.parse_args()
     wanted = args.backends.split(",")
-    if any(w.startswith("jaeger") for w in wanted) and not jaeger_binary().exists():
-        print(
-            f"{jaeger_binary()} not found (build it with tests/stack/peers/build): "
-            "measuring obskit alone",
-            file=sys.stderr,
-        )
-        wanted = [w for w in wanted if not w.startswith("jaeger")]
+    binary = jaeger_binary()
+    if any(w.startswith("jaeger") for w in wanted):
+        if binary is None:
+            print(
+                "jaeger not built (tests/stack/peers/build jaeger): measuring obskit alone",
+                file=sys.stderr,
+            )
+            wanted = [w for w in wanted if not w.startswith("jaeger")]
+        else:
+            print(f"jaeger: {binary}", flush=True)
     bodies = Requests()
     rows = []
     with tempfile.TemporaryDirectory(prefix="obskit-peers-") as tmp:
