@@ -52,20 +52,22 @@ def test_rules(stack: StackDir, promtool: list[str]) -> Outcome:
     for rel in files:
         result = runs[rel].result()
         if not result.ok:
-            problems += failure_lines(result.output)
+            problems += failure_lines(result.output, file=rel)
     if problems:
         return failed(problems)
     return passed(f"{plural(len(files), 'test file')} passed")
 
 
-def failure_lines(output: str) -> list[str]:
+def failure_lines(output: str, file: str | None = None) -> list[str]:
     """promtool's failures, one line each, prefixed with the file they are about.
 
     promtool prints a block per file (``Checking F`` / ``Unit Testing: F``) followed by
     ``SUCCESS`` or ``FAILED:`` and the details, some spread over several indented lines (a
-    unit test's exp/got diff); keep only the failed blocks and fold each detail to a line."""
+    unit test's exp/got diff); keep only the failed blocks and fold each detail to a line.
+    Prometheus 3's ``test rules`` prints no ``Unit Testing:`` line: output that starts
+    without one is about ``file``, the one file promtool was given."""
     failures: list[str] = []
-    current: str | None = None
+    current: str | None = file
     body: list[str] = []
 
     def flush() -> None:

@@ -344,3 +344,23 @@ def test_a_file_of_an_unexpected_shape_fails_its_check_without_a_traceback(
             " (AttributeError(\"'list' object has no attribute 'get'\"))",
         )
     ]
+
+
+def test_prometheus_3_test_rules_output_is_about_the_file_it_was_given() -> None:
+    # promtool 3.x `test rules t.yml` prints no "Unit Testing: t.yml" line before its verdict.
+    output = (
+        "\n\n  FAILED:\n"
+        "    name: gateway slow,\n"
+        "    alertname: ExternalDependencySlow, time: 3m, \n"
+        "        exp:[\n"
+        '              Labels:{alertname="ExternalDependencySlow", severity="page"}\n'
+        "            ], \n"
+        "        got:[\n"
+        '              Labels:{alertname="ExternalDependencySlow", severity="ticket"}\n'
+        "            ]\n"
+    )
+    assert failure_lines(output, file="prometheus/tests/external.yml") == [
+        "prometheus/tests/external.yml: name: gateway slow, alertname: ExternalDependencySlow,"
+        ' time: 3m, exp:[ Labels:{alertname="ExternalDependencySlow", severity="page"} ],'
+        ' got:[ Labels:{alertname="ExternalDependencySlow", severity="ticket"} ]'
+    ]
