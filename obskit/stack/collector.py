@@ -93,13 +93,7 @@ def config(spec: Spec) -> dict[str, Any]:
             "telemetry": {
                 "metrics": {
                     "level": "normal",
-                    "readers": [
-                        {
-                            "pull": {
-                                "exporter": {"prometheus": {"host": ANY, "port": SELF_METRICS_PORT}}
-                            }
-                        }
-                    ],
+                    "readers": [{"pull": {"exporter": {"prometheus": _self_metrics_exporter()}}}],
                 }
             },
             "pipelines": {
@@ -148,4 +142,18 @@ def service_graph(spec: Spec) -> dict[str, Any]:
         "latency_histogram_buckets": buckets(spec),
         "store": {"ttl": "10s", "max_items": 10000},
         "metrics_flush_interval": FLUSH_INTERVAL,
+    }
+
+
+def _self_metrics_exporter() -> dict[str, Any]:
+    """The Collector's own metrics on SELF_METRICS_PORT, named as Prometheus names counters.
+
+    Since 0.1xx the Collector leaves out the ``_total`` and unit suffixes by default
+    (``otelcol_receiver_accepted_spans``); saying so here keeps the names the dashboards and
+    alerts query (``otelcol_receiver_accepted_spans_total``) whatever the default becomes."""
+    return {
+        "host": ANY,
+        "port": SELF_METRICS_PORT,
+        "without_type_suffix": False,
+        "without_units": False,
     }

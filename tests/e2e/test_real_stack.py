@@ -410,6 +410,11 @@ def test_every_dashboard_panel_query_returns_data(live: Live) -> None:
             ]
     assert len(queries) > 20
     by_expr = {q.split(": ", 1)[1]: q for q in queries}
+    if live.backend in live.stack.not_run:
+        # The Collector's exporter to a backend that is not running never sends a span.
+        exporter_panels = [e for e in by_expr if "otelcol_exporter_" in e]
+        warnings.warn(f"not asked, {live.backend} not run: {exporter_panels}", stacklevel=1)
+        by_expr = {e: q for e, q in by_expr.items() if e not in exporter_panels}
     empty = [by_expr[e] for e in _without_data(live, list(by_expr))]
     assert empty == [], f"{len(empty)} of {len(by_expr)} panel queries without data:\n" + "\n".join(
         empty

@@ -27,6 +27,12 @@ def _rate_by(label: str, metric: str) -> str:
     return f"sum by ({label}) (rate({metric}[{RATE_INTERVAL}]))"
 
 
+def _failures_by(label: str, failed: str, done: str) -> str:
+    """A failure counter's rate, 0 where ``done`` counts work but nothing failed yet: the
+    Collector creates some failure counters at the first failure only."""
+    return f"{_rate_by(label, failed)} or 0 * {_rate_by(label, done)}"
+
+
 def _series(board: p.Board, title: str, unit: str, rows: list[tuple[str, str]]) -> None:
     targets = [
         p.target(expr, chr(ord("A") + i), legend=legend) for i, (expr, legend) in enumerate(rows)
@@ -59,7 +65,8 @@ def dashboard(spec: Spec) -> dict[str, Any]:
         board,
         "Targets down",
         "none",
-        [("count by (job) (up == 0)", "{{job}}")],
+        # 0 for a job whose targets are all up, rather than no data at all
+        [("sum by (job) (up == bool 0)", "{{job}}")],
     )
 
     board.row("Collector: spans")
@@ -69,7 +76,10 @@ def dashboard(spec: Spec) -> dict[str, Any]:
         "short",
         [
             (_rate_by("receiver", v.COLLECTOR_ACCEPTED_SPANS), "accepted {{receiver}}"),
-            (_rate_by("receiver", v.COLLECTOR_REFUSED_SPANS), "refused {{receiver}}"),
+            (
+                _failures_by("receiver", v.COLLECTOR_REFUSED_SPANS, v.COLLECTOR_ACCEPTED_SPANS),
+                "refused {{receiver}}",
+            ),
         ],
     )
     _series(
@@ -78,8 +88,14 @@ def dashboard(spec: Spec) -> dict[str, Any]:
         "short",
         [
             (_rate_by("exporter", v.COLLECTOR_SENT_SPANS), "sent {{exporter}}"),
-            (_rate_by("exporter", v.COLLECTOR_SEND_FAILED_SPANS), "failed {{exporter}}"),
-            (_rate_by("exporter", v.COLLECTOR_ENQUEUE_FAILED_SPANS), "queue full {{exporter}}"),
+            (
+                _failures_by("exporter", v.COLLECTOR_SEND_FAILED_SPANS, v.COLLECTOR_SENT_SPANS),
+                "failed {{exporter}}",
+            ),
+            (
+                _failures_by("exporter", v.COLLECTOR_ENQUEUE_FAILED_SPANS, v.COLLECTOR_SENT_SPANS),
+                "queue full {{exporter}}",
+            ),
         ],
     )
 
