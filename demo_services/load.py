@@ -85,10 +85,16 @@ def run_load(
     duration: float,
     checkout_share: float = 0.7,
     on_tick: Callable[[float, LoadResult], None] | None = None,
+    group: int = 1,
 ) -> LoadResult:
-    """Send ``rate`` requests per second for ``duration`` seconds; wait for the last answers."""
-    if rate <= 0 or duration <= 0:
-        raise ValueError("rate and duration must be positive")
+    """Send ``rate`` requests per second for ``duration`` seconds; wait for the last answers.
+
+    ``group``: the requests start ``group`` at a time, at the same instant, ``rate / group``
+    times a second (a flash sale's shoppers press "buy" together). Evenly spaced single
+    requests never overlap in a service that answers faster than they arrive, so nothing
+    in the shop would ever wait for a shared resource such as a one-connection pool."""
+    if rate <= 0 or duration <= 0 or group < 1:
+        raise ValueError("rate and duration must be positive, group at least 1")
     act = shop_request(base_url.rstrip("/"), checkout_share)
     result = LoadResult()
     lock = threading.Lock()
@@ -113,7 +119,7 @@ def run_load(
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, 64)) as pool:
         for i in range(total):
-            scheduled = start + i / rate
+            scheduled = start + (i - i % group) / rate
             delay = scheduled - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
