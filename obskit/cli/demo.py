@@ -50,7 +50,7 @@ QUEUE_ALERT = "QueueBacklogGrowing"
     "--rate",
     default=None,
     type=click.FloatRange(1, 200),
-    help="Requests per second, started 4 at a time [default: 6; with --fault: 8].",
+    help="Requests per second, started 8 at a time [default: 6; with --fault: 8].",
 )
 @click.option(
     "--keep-running", is_flag=True, help="Keep everything running after the report, until Ctrl-C."

@@ -42,7 +42,7 @@ pytestmark = [
         "prometheus-alertmanager",
     ),
 ]
-EPISODE_S = 24.0  # 12 s clean, 12 s faulty, at 8 requests/s in groups of 4
+EPISODE_S = 24.0  # 12 s clean, 12 s faulty, at 8 requests/s in groups of 8
 QUEUE_EPISODE_S = 40.0  # the backlog alert needs the queue to grow for a while
 QUEUE_ALERT = "QueueBacklogGrowing"
 
