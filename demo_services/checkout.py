@@ -1,4 +1,6 @@
-"""checkout: reserves stock and gets a quote in parallel, then charges the payment."""
+"""checkout: reserves stock and gets a quote in parallel, then charges the payment; with
+PostgreSQL it records the order, and with RabbitMQ it queues the order's e-mail for the
+mailer (the request does not wait for the e-mail)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from flask import abort, request
 
+from demo_services import queue, store
 from demo_services.common import call, create_app, serve
 
 NAME = "checkout"
@@ -17,6 +20,11 @@ log = logging.getLogger(NAME)
 # Both downstream calls of one order run at once. Trace context crosses into the pool's
 # threads through OTel's threading instrumentation: the client spans keep their parent.
 pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="checkout-call")
+RECORD_ORDER = ("INSERT INTO orders (order_id, sku, qty, amount, status) "
+                "VALUES (%s, %s, %s, %s, 'paid')")  # fmt: skip
+DB_URL = store.database_url()
+AMQP_URL = queue.amqp_url()
+db = store.Pool(DB_URL, NAME, size=8) if DB_URL else None
 
 
 @app.post("/orders")
@@ -40,6 +48,11 @@ def create_order() -> Any:
     if payment.status_code != 200:
         log.warning("order %s: payment failed with %s", order_id, payment.status_code)
         return {"order_id": order_id, "error": "payment failed"}, 502
+    if db is not None:
+        with db.connection() as conn:
+            conn.execute(RECORD_ORDER, (order_id, sku, qty, amount))
+    if AMQP_URL:
+        queue.publish(AMQP_URL, {"order_id": order_id, "sku": sku, "qty": qty, "amount": amount})
     return {"order_id": order_id, "amount": amount, "status": "paid"}
 
 

@@ -11,6 +11,7 @@ import contextlib
 import logging
 import os
 import threading
+import time
 from typing import Any
 
 import requests
@@ -25,6 +26,7 @@ DEFAULT_PORTS = {
     "pricing": 8004,
     "payments": 8005,
     "payments-gateway": 8006,
+    "mailer": 8007,
 }
 PORT_ENV = "DEMO_PORT"
 THREADS_ENV = "DEMO_THREADS"
@@ -50,8 +52,27 @@ def env_number(name: str, default: float) -> float:
         raise SystemExit(f"{name}={raw!r} is not a number") from None
 
 
-def create_app(name: str) -> Flask:
+# every service: ``service-latency=SVC:MS`` (the service itself is slow: a bad deploy, a hot
+# loop, a noisy neighbour), before the request is handled
+SERVICE_LATENCY = "extra_latency_ms"
+
+
+def create_app(name: str, knobs: dict[str, tuple[str, float, float, float]] | None = None) -> Flask:
+    """A Flask app with ``/healthz`` and ``/admin/faults`` (``knobs`` plus the
+    ``extra_latency_ms`` every service has); the faults are ``app.extensions["faults"]``."""
     app = Flask(name)
+    env = f"DEMO_{name.upper().replace('-', '_')}_EXTRA_LATENCY_MS"
+    faults = Faults({SERVICE_LATENCY: (env, 0, 0, 60_000), **(knobs or {})})
+    faults.register(app)
+    app.extensions["faults"] = faults
+
+    @app.before_request
+    def slow_down() -> None:
+        from flask import request
+
+        extra = faults[SERVICE_LATENCY]
+        if extra > 0 and not request.path.startswith(("/admin/", "/healthz")):
+            time.sleep(extra / 1000)
 
     @app.get("/healthz")
     def healthz() -> Any:

@@ -18,13 +18,12 @@ from typing import Any
 from demo_services.common import Faults, create_app, serve
 
 NAME = "payments-gateway"
-app = create_app(NAME)
-faults = Faults({
+app = create_app(NAME, {
     "latency_ms": ("DEMO_GATEWAY_LATENCY_MS", 50, 0, 60_000),
     "jitter_ms": ("DEMO_GATEWAY_JITTER_MS", 10, 0, 60_000),
     "error_rate": ("DEMO_GATEWAY_ERROR_RATE", 0, 0, 1),
 })  # fmt: skip
-faults.register(app)
+faults: Faults = app.extensions["faults"]
 
 
 @app.post("/v1/charges")

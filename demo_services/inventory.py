@@ -1,7 +1,9 @@
-"""inventory: stock levels and reservations in SQLite (so traces show database spans).
+"""inventory: stock levels and reservations, in PostgreSQL when the shop runs it (traces show
+each statement; the ``db-missing-index`` fault drops the index a reservation's look-up by SKU
+uses), else in SQLite.
 
-Fault: ``DEMO_INVENTORY_SLOW_MS`` (default 0) makes the stock lookup of a reservation that many
-milliseconds slower, inside the query (as a missing index would); at run time:
+SQLite fault: ``DEMO_INVENTORY_SLOW_MS`` (default 0) makes the stock lookup of a reservation
+that many milliseconds slower, inside the query (as a missing index would); at run time:
 ``POST /admin/faults {"slow_query_ms": 300}``.
 """
 
@@ -18,16 +20,18 @@ from typing import Any
 
 from flask import abort, request
 
+from demo_services import store
 from demo_services.common import Faults, create_app, serve
 
 NAME = "inventory"
-app = create_app(NAME)
-faults = Faults({"slow_query_ms": ("DEMO_INVENTORY_SLOW_MS", 0, 0, 60_000)})
-faults.register(app)
+app = create_app(NAME, {"slow_query_ms": ("DEMO_INVENTORY_SLOW_MS", 0, 0, 60_000)})
+faults: Faults = app.extensions["faults"]
 
-PRODUCTS = [("tea", "Green tea, 100 g"), ("coffee", "Coffee beans, 250 g"),
-            ("mug", "Mug"), ("teapot", "Teapot")]  # fmt: skip
-STOCK = 1_000_000_000  # the demo never sells out under load
+PRODUCTS = [(sku, name) for sku, name, _ in store.PRODUCTS]
+SKUS = [sku for sku, _ in PRODUCTS]
+STOCK = store.STOCK
+DB_URL = store.database_url()
+pool = store.Pool(DB_URL, NAME, size=8) if DB_URL else None
 LOOKUP = "SELECT quantity FROM stock WHERE sku = ?"
 SLOW_LOOKUP = "SELECT quantity FROM stock WHERE sku = ? AND demo_delay(?) = 0"
 
@@ -75,6 +79,10 @@ def setup() -> None:
 
 @app.get("/stock")
 def stock() -> Any:
+    if pool is not None:
+        with pool.connection() as conn:
+            rows = conn.execute(store.STOCK_LIST, (SKUS,)).fetchall()
+        return {"items": [{"sku": s, "name": n, "in_stock": q} for s, n, q in rows]}
     cur = connection().cursor()  # cursors, not conn.execute: the DB-API instrumentation traces them
     cur.execute("SELECT sku, name, quantity FROM stock ORDER BY sku")
     rows = cur.fetchall()
@@ -87,6 +95,8 @@ def reserve() -> Any:
     sku, qty, order_id = body.get("sku"), body.get("qty"), body.get("order_id")
     if not isinstance(qty, int) or qty < 1 or not isinstance(order_id, str):
         abort(400, "give sku, a positive qty and an order_id")
+    if pool is not None:
+        return _reserve_in_postgres(sku, qty, order_id)
     slow_ms = faults["slow_query_ms"]
     cur = connection().cursor()
     cur.execute("BEGIN IMMEDIATE")
@@ -109,6 +119,21 @@ def reserve() -> Any:
     return {"order_id": order_id, "sku": sku, "reserved": qty}
 
 
+def _reserve_in_postgres(sku: Any, qty: int, order_id: str) -> Any:
+    assert pool is not None
+    with pool.connection() as conn, conn.transaction():
+        row = conn.execute(store.RESERVE, (qty, sku, qty)).fetchone()
+        if row is None:
+            known = conn.execute("SELECT 1 FROM product WHERE sku = %s", (sku,)).fetchone()
+            if known is None:
+                abort(404, f"unknown product {sku!r}")
+            return {"error": f"not enough {sku} left"}, 409
+        conn.execute("INSERT INTO reservation (order_id, sku, qty) VALUES (%s, %s, %s)",
+                     (order_id, sku, qty))  # fmt: skip
+    return {"order_id": order_id, "sku": sku, "reserved": qty}
+
+
 if __name__ == "__main__":
-    setup()
+    if pool is None:
+        setup()
     serve(app, NAME)

@@ -1,14 +1,23 @@
-"""Traffic for the demo shop: ``python -m demo_services.load --rate 20 --duration 60``.
+"""Traffic for the demo shop.
 
-An open-loop generator: requests start on a fixed schedule (``rate`` per second) whether or
-not earlier ones have finished, as real users arrive, and each latency is measured from its
-*scheduled* start, so a slow shop cannot hide its slowness by slowing the load down
-(coordinated omission). Locust is the ecosystem's standard, but it is closed-loop per simulated
-user, brings gevent (which monkey-patches the process) and ~15 packages, and takes about a
-second to start; this needs a thread pool, requests and rich's progress bar, all already here.
+``python -m demo_services.load --users 20 --spawn-rate 10 --duration 60 --peak 10`` is the
+load test: Locust, headless, with a realistic mix (mostly browsing, whose prices come from the
+cache; adding to the cart; checking out), that holds the declared peak for the first half and
+twice the peak for the second. It prints the percentile table of each phase, writes it with
+``--report FILE`` (and ``--json FILE``), and exits 1 when the storefront's SLOs in the spec are
+broken at 1x the peak (or the shop cannot serve the peak at all).
+
+:func:`run_load` is the steady open-loop traffic `obskit demo` uses while it injects faults:
+requests start on a fixed schedule whether or not earlier ones have finished, and each latency
+is measured from its *scheduled* start, so a slow shop cannot hide its slowness by slowing the
+load down (coordinated omission), which a closed-loop Locust user would.
 """
 
-from __future__ import annotations
+if __name__ == "__main__":  # Locust's gevent must patch the standard library before any import
+    from gevent import monkey
+
+    monkey.patch_all()
+
 
 import random
 import threading
@@ -76,10 +85,16 @@ def run_load(
     duration: float,
     checkout_share: float = 0.7,
     on_tick: Callable[[float, LoadResult], None] | None = None,
+    group: int = 1,
 ) -> LoadResult:
-    """Send ``rate`` requests per second for ``duration`` seconds; wait for the last answers."""
-    if rate <= 0 or duration <= 0:
-        raise ValueError("rate and duration must be positive")
+    """Send ``rate`` requests per second for ``duration`` seconds; wait for the last answers.
+
+    ``group``: the requests start ``group`` at a time, at the same instant, ``rate / group``
+    times a second (a flash sale's shoppers press "buy" together). Evenly spaced single
+    requests never overlap in a service that answers faster than they arrive, so nothing
+    in the shop would ever wait for a shared resource such as a one-connection pool."""
+    if rate <= 0 or duration <= 0 or group < 1:
+        raise ValueError("rate and duration must be positive, group at least 1")
     act = shop_request(base_url.rstrip("/"), checkout_share)
     result = LoadResult()
     lock = threading.Lock()
@@ -104,7 +119,7 @@ def run_load(
     start = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, 64)) as pool:
         for i in range(total):
-            scheduled = start + i / rate
+            scheduled = start + (i - i % group) / rate
             delay = scheduled - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
@@ -122,15 +137,33 @@ def run_load(
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--url", default=f"http://127.0.0.1:{DEFAULT_PORTS['storefront']}", show_default=True,
               help="The storefront.")  # fmt: skip
-@click.option("--rate", type=click.FloatRange(min=0.1, max=2000), default=10, show_default=True,
-              help="Requests per second.")  # fmt: skip
-@click.option("--duration", type=click.FloatRange(min=0.1, max=86400), default=30,
-              show_default=True, help="Seconds.")  # fmt: skip
-@click.option("--checkout-share", type=click.FloatRange(0, 1), default=0.7, show_default=True,
-              help="Share of requests that are POST /checkout (the rest GET /).")  # fmt: skip
-def main(url: str, rate: float, duration: float, checkout_share: float) -> None:
-    """Send open-loop traffic to the demo shop, with a progress bar and a summary."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+@click.option("--users", type=click.IntRange(2, 10_000), default=20, show_default=True,
+              help="Simulated users at 2x the peak (half of them at 1x).")  # fmt: skip
+@click.option("--spawn-rate", type=click.FloatRange(min=0.1), default=10, show_default=True,
+              help="Users started per second.")  # fmt: skip
+@click.option("--duration", type=click.FloatRange(min=4, max=86400), default=60,
+              show_default=True,
+              help="Seconds: the first half at 1x the peak, the second at 2x.")  # fmt: skip
+@click.option("--peak", type=click.FloatRange(min=0.1), default=10, show_default=True,
+              help="The declared peak, in requests per second.")  # fmt: skip
+@click.option("--spec", "spec_path", default=None, metavar="PATH",
+              help="Where the storefront's SLOs are [default: the demo spec].")  # fmt: skip
+@click.option("--report", "report_path", default=None, metavar="FILE",
+              help="Also write the table to FILE.")  # fmt: skip
+@click.option("--json", "json_path", default=None, metavar="FILE",
+              help="Also write the figures as JSON to FILE.")  # fmt: skip
+def main(
+    url: str,
+    users: int,
+    spawn_rate: float,
+    duration: float,
+    peak: float,
+    spec_path: str | None,
+    report_path: str | None,
+    json_path: str | None,
+) -> None:
+    """Load-test the demo shop at 1x and then 2x its declared peak, with Locust."""
+    from demo_services import loadreport, loadtest
 
     try:
         requests.get(f"{url.rstrip('/')}/healthz", timeout=2).raise_for_status()
@@ -138,20 +171,20 @@ def main(url: str, rate: float, duration: float, checkout_share: float) -> None:
         raise click.ClickException(
             f"the shop does not answer at {url} (start it with: python -m demo_services)"
         ) from None
-    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.fields[info]}"),
-               TimeRemainingColumn())  # fmt: skip
-    with Progress(*columns, transient=False) as progress:
-        task = progress.add_task(f"{rate:g}/s for {duration:g}s", total=1.0, info="")
-
-        def tick(done: float, so_far: LoadResult) -> None:
-            answered = sum(so_far.statuses.values())
-            info = f"sent {so_far.sent}, ok {so_far.ok}, failed {answered - so_far.ok}"
-            progress.update(task, completed=done, info=info)
-
-        result = run_load(url, rate=rate, duration=duration, checkout_share=checkout_share,
-                          on_tick=tick)  # fmt: skip
-        progress.update(task, completed=1.0)
-    click.echo(result.summary())
+    slo = loadreport.storefront_slo(spec_path)
+    plan = loadreport.Plan(users=users, spawn_rate=spawn_rate, duration=duration, peak=peak)
+    result = loadtest.run(url, plan)
+    table = loadreport.table(result, slo)
+    click.echo(table)
+    for path, text in ((report_path, table), (json_path, loadreport.to_json(result, slo))):
+        if path:
+            with open(path, "w", encoding="utf-8") as f:
+                f.write(text)
+            click.echo(f"Wrote {path}", err=True)
+    broken = loadreport.broken(result, slo)
+    if broken:
+        click.echo(f"SLO broken at 1x the peak: {broken}", err=True)
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

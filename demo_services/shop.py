@@ -1,5 +1,6 @@
-"""Start and stop the whole demo shop: each service under ``obskit instrument``, the gateway
-without it. Ports, the OTLP endpoint and the gateway's address come from the spec.
+"""Start and stop the whole demo shop: PostgreSQL, Redis and RabbitMQ when installed (see
+:mod:`demo_services.backends`), each service under ``obskit instrument``, the gateway without
+it. Ports, the OTLP endpoint and the gateway's address come from the spec.
 
 Used by ``python -m demo_services``, by the integration tests (a spec with free ports) and
 by ``obskit demo``.
@@ -17,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from demo_services.backends import Backends, DataTier
 from demo_services.common import PORT_ENV, url_env
 from obskit.demo.processes import Supervisor
 from obskit.errors import InputError
@@ -33,6 +35,7 @@ MODULES = {
     "inventory": "inventory",
     "pricing": "pricing",
     "payments": "payments",
+    "mailer": "mailer",
     "checkout": "checkout",
     "storefront": "storefront",
 }
@@ -89,7 +92,10 @@ class Shop:
         env: Mapping[str, str] | None = None,
         log_dir: str | Path | None = None,
         python: str = sys.executable,
+        servers: bool = True,
     ) -> None:
+        """``servers=False``: run on SQLite without cache or queue even when PostgreSQL,
+        Redis and RabbitMQ are installed."""
         self.spec_path = Path(spec_path).resolve()
         self.spec = load_spec(self.spec_path)
         self.members = members(self.spec)
@@ -97,6 +103,9 @@ class Shop:
         self.log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="obskit-demo-"))
         self.python = python
         self.supervisor = Supervisor(self.log_dir)
+        self.tier = DataTier(self.log_dir.parent / "data" if log_dir else self.log_dir / "data",
+                             self.supervisor, use_servers=servers)  # fmt: skip
+        self.backends = Backends()
 
     def member(self, name: str) -> Member:
         return next(m for m in self.members if m.name == name)
@@ -116,9 +125,16 @@ class Shop:
                     )
 
     def start(self, timeout: float = 30.0) -> None:
+        """Start the data tier (and fill the database), then the services; ``timeout``: for
+        the services to answer once started."""
         self.check_ports()
         self.log_dir.mkdir(parents=True, exist_ok=True)
         try:
+            self.backends = self.tier.start()
+            if self.backends.postgres_url:
+                from demo_services import store
+
+                store.create(self.backends.postgres_url)
             for m in self.members:
                 # Own session: a terminal's Ctrl-C reaches only the runner, which stops
                 # everyone in order; the children also die with the runner if it is killed.
@@ -132,6 +148,19 @@ class Shop:
         """SIGTERM every process (``obskit instrument`` turns it into a clean stop that
         flushes spans), then SIGKILL whatever is left after ``grace`` seconds."""
         self.supervisor.stop_all(grace)
+        self.tier.cleanup()
+
+    @property
+    def external_names(self) -> dict[str, str]:
+        """``host:port`` -> name of every dependency, for the analysis: the spec's external
+        systems and the data tier's servers."""
+        from demo_services.faults import POSTGRES, RABBITMQ, REDIS
+
+        names = {e.address: e.name for e in self.spec.external}
+        tier = {"postgres": POSTGRES, "redis": REDIS, "rabbitmq": RABBITMQ}
+        for server, port in self.backends.ports.items():
+            names[f"{HOST}:{port}"] = tier[server]
+        return names
 
     def dead(self) -> list[tuple[str, int]]:
         """Processes that stopped by themselves: (name, exit code)."""
@@ -162,7 +191,7 @@ class Shop:
         ]  # fmt: skip
 
     def _env(self, m: Member) -> dict[str, str]:
-        env = {**os.environ, **self.extra_env, PORT_ENV: str(m.port)}
+        env = {**os.environ, **self.extra_env, **self.backends.env(), PORT_ENV: str(m.port)}
         for other in self.members:
             env[url_env(other.name)] = other.url
         env["PYTHONUNBUFFERED"] = "1"

@@ -25,6 +25,7 @@ def test_demo_spec_loads() -> None:
         "inventory",
         "pricing",
         "payments",
+        "mailer",
     ]
     assert spec.external[0].name == "payments-gateway"
     assert spec.latency_thresholds_ms == [100, 300, 500, 1000]

@@ -301,6 +301,18 @@ class Aggregator:
         if baseline is not None:
             before = baseline.get(key)
             if (
+                before is None
+                and spread.p50 >= max(1, TAIL_FLOOR * endpoint_p95)
+                # in a tenth of the traces at least: one trace that lost a span is no fault
+                and series.critical_in >= NEW_HOP_SHARE * len(self.trace_ids)
+            ):
+                # a hop the other window never waited on: a new dependency on the path
+                # (a cache that stopped answering, a pool that makes requests queue)
+                reasons.append(
+                    f"new on the critical path: its p50 CP time is {format_ns(spread.p50)}, "
+                    "and it was not on the critical path in the other window"
+                )
+            elif (
                 before is not None
                 and spread.p50 > self.slow_factor * before
                 and (spread.p50 - before >= TAIL_FLOOR * endpoint_p95)
@@ -454,6 +466,9 @@ def _frames(keys: tuple[OpKey, ...]) -> tuple[str, ...]:
 
 def _share(ns: int, total: int) -> float:
     return ns / total if total > 0 else 0.0
+
+
+NEW_HOP_SHARE = 0.1
 
 
 def _times(value: int, base: int) -> str:

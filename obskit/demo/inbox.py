@@ -54,6 +54,18 @@ class AlertInbox:
         self._server.shutdown()
         self._server.server_close()
 
+    def ever_fired(self, alertname: str) -> bool:
+        """Whether a notification ever said ``alertname`` was firing (it may have resolved
+        since: a queue backlog drains once the traffic stops)."""
+        with self._lock:
+            payloads = list(self.payloads)
+        return any(
+            alert.get("status") == "firing"
+            and alert.get("labels", {}).get("alertname") == alertname
+            for payload in payloads
+            for alert in payload.get("alerts", [])
+        )
+
     def firing(self) -> dict[str, dict[str, Any]]:
         """The latest firing alert per alertname+service (labels and annotations)."""
         found: dict[str, dict[str, Any]] = {}

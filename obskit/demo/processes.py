@@ -25,6 +25,26 @@ def _die_with_parent() -> None:
             libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def _group_of(user: str | None) -> int | None:
+    if user is None:
+        return None
+    import pwd
+
+    return pwd.getpwnam(user).pw_gid
+
+
+def _end(proc: subprocess.Popen[bytes], grace: float) -> None:
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            proc.kill()
+        proc.wait()
+
+
 class Supervisor:
     """Starts named processes with their output in ``log_dir/<name>.log``; ``stop_all()``
     ends them in reverse start order."""
@@ -40,16 +60,29 @@ class Supervisor:
         *,
         env: Mapping[str, str] | None = None,
         cwd: Path | None = None,
+        user: str | None = None,
     ) -> subprocess.Popen[bytes]:
+        """``user``: run as that user (a server that refuses to run as root, started by
+        root); its group is the user's own. The death signal is set after the switch, as
+        the kernel clears it when the credentials change."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
+        if name in self.procs and self.procs[name].poll() is None:
+            raise RuntimeError(f"{name} is already running")
         with open(self.log_path(name), "ab") as log:
             proc = subprocess.Popen(
                 list(argv), env=dict(env) if env is not None else None, cwd=cwd,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
                 preexec_fn=_die_with_parent, start_new_session=True,
+                user=user, group=_group_of(user), extra_groups=[] if user else None,
             )  # fmt: skip
         self.procs[name] = proc
         return proc
+
+    def stop(self, name: str, grace: float = 15.0) -> None:
+        """SIGTERM one process, SIGKILL it after ``grace`` seconds; forget it."""
+        proc = self.procs.pop(name, None)
+        if proc is not None:
+            _end(proc, grace)
 
     def log_path(self, name: str) -> Path:
         return self.log_dir / f"{name}.log"

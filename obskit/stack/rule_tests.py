@@ -56,7 +56,15 @@ def files(spec: Spec) -> dict[str, Any]:
     if spec.external:
         out[test_file("external")] = external_tests(spec)
     out[test_file("platform")] = platform_tests(spec)
+    out.update(dependency_tests(spec))
     return out
+
+
+def dependency_tests(spec: Spec) -> dict[str, Any]:
+    from obskit.stack import dependencies
+
+    suite = dependencies.tests(spec, r.RATE_WINDOW, r.DEPENDENCY_FOR)
+    return {test_file(dependencies.RULE_FILE): suite}
 
 
 def _suite(rule_file: str, step: int, groups: list[dict[str, Any]]) -> dict[str, Any]:

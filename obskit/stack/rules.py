@@ -190,7 +190,16 @@ def files(spec: Spec, timing: Timing = PRODUCTION) -> dict[str, Any]:
     if spec.external:
         out[rule_file("external")] = {"groups": [external_group(spec, timing)]}
     out[rule_file("platform")] = {"groups": [platform_group(spec)]}
+    out.update(dependency_rules(spec, timing))
     return out
+
+
+def dependency_rules(spec: Spec, timing: Timing = PRODUCTION) -> dict[str, Any]:
+    """Pools, caches and queues (:mod:`obskit.stack.dependencies`)."""
+    from obskit.stack import dependencies
+
+    group = dependencies.group(spec, timing.rate_window_s, timing.dependency_for)
+    return {rule_file(dependencies.RULE_FILE): {"groups": [group]}}
 
 
 # --- RED recordings --------------------------------------------------------------------------

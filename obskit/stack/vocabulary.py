@@ -100,3 +100,20 @@ PRODUCED: frozenset[str] = frozenset(
         "alertmanager_notifications_total",
     }
 )
+
+# --- the data tier (obskit/stack/dependencies.py): OTel semconv names in Prometheus form ----
+POOL_COUNT = "db_client_connection_count"
+POOL_MAX = "db_client_connection_max"
+POOL_PENDING = "db_client_connection_pending_requests"
+POOL_WAIT = "db_client_connection_wait_time_seconds"
+POOL_NAME = "db_client_connection_pool_name"
+POOL_STATE = "db_client_connection_state"
+CACHE_REQUESTS = "cache_requests"  # a counter: cache_requests_total{cache, result}
+CACHE_NAME = "cache"
+QUEUE_DEPTH = "messaging_queue_depth"
+QUEUE_LAG = "messaging_consumer_lag_seconds"
+QUEUE_NAME = "messaging_destination_name"
+PRODUCED = PRODUCED | {
+    POOL_COUNT, POOL_MAX, POOL_PENDING, *histogram_series(POOL_WAIT),
+    f"{CACHE_REQUESTS}_total", QUEUE_DEPTH, QUEUE_LAG,
+}  # fmt: skip

@@ -136,6 +136,20 @@ def test_compare_ranks_what_changed_and_flags_against_the_baseline():
     assert unchanged.change_ns == 0
 
 
+def test_compare_flags_a_hop_new_on_the_critical_path():
+    # the baseline never called the gateway (a cache answered); now every trace waits on it
+    # 100-1000 ms (p50 300 ms, far above 5 % of the endpoint's p95): flagged as new.
+    # The inventory hop, unchanged at 100 ms, is not flagged: threshold 1.0 turns the share
+    # rule off, as `obskit demo --fault` does.
+    baseline = {("checkout", "inventory", True): 100 * MS}
+    now = report(baseline=baseline, threshold=1.0)
+    flagged = {(h.caller, h.callee): h.reason for h in now.hops if h.flagged}
+    assert list(flagged) == [("checkout", "gateway")]
+    assert flagged[("checkout", "gateway")].startswith(
+        "new on the critical path: its p50 CP time is 320ms"
+    )
+
+
 def test_graph_over_many_traces():
     traces = shops()
     r = report(traces)

@@ -47,8 +47,13 @@ def receiver() -> Iterator[Receiver]:
 @pytest.fixture(scope="session")
 def shop(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     directory = tmp_path_factory.mktemp("shop")
+    # the SQLite fallback: these tests are about the traces of the services themselves
+    # (tests/e2e/test_flash_sale.py runs the shop on PostgreSQL, Redis and RabbitMQ)
     running = Shop(
-        write_demo_spec(directory, receiver.endpoint), env=FAST_EXPORT, log_dir=directory / "logs"
+        write_demo_spec(directory, receiver.endpoint),
+        env=FAST_EXPORT,
+        log_dir=directory / "logs",
+        servers=False,
     )
     running.start(timeout=90)
     try:

@@ -52,7 +52,7 @@ def test_unknown_service_name(app_dir: Path) -> None:
     assert code == 2
     assert out == (
         f"Error: unknown service 'nope': {DEMO_SPEC} lists storefront, checkout, inventory, "
-        "pricing, payments (pass --service-name with one of them, or --spec with another spec)\n"
+        "pricing, payments, mailer (pass --service-name with one of them, or --spec with another spec)\n"
     )
 
 

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow  # starts real servers or runs end to end
 
 def start(spec: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "demo_services", "--spec", str(spec)],
+        [sys.executable, "-m", "demo_services", "--spec", str(spec), "--sqlite"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip

@@ -186,9 +186,11 @@ def test_fault_admin_rejects_bad_values(shop: Shop, faults) -> None:
     assert resp.json() == {"error": "error_rate must be from 0 to 1"}
     resp = requests.post(url, json={"latency": 5}, timeout=5)
     assert resp.json() == {
-        "error": "unknown fault 'latency' (known: latency_ms, jitter_ms, error_rate)"
+        "error": "unknown fault 'latency' (known: extra_latency_ms, latency_ms, jitter_ms, "
+        "error_rate)"
     }
     assert requests.get(url, timeout=5).json() == {
+        "extra_latency_ms": 0,
         "latency_ms": 50,
         "jitter_ms": 10,
         "error_rate": 0,

@@ -27,7 +27,13 @@ from tests.specs import SPEC_DATA, SPECS, all_specs
 SCHEMAS = FIXTURES / "schemas" / "grafana"
 DATASOURCES = "grafana/provisioning/datasources/obskit.yaml"
 PROVIDER = "grafana/provisioning/dashboards/obskit.yaml"
-DASHBOARD_FILES = ("red.json", "service-graph.json", "slo.json", "stack-health.json")
+DASHBOARD_FILES = (
+    "red.json",
+    "service-graph.json",
+    "slo.json",
+    "stack-health.json",
+    "dependencies.json",
+)
 
 
 # --- Grafana's JSON schemas (see tests/fixtures/schemas/grafana/SOURCES.md) ------------------------
@@ -173,7 +179,13 @@ def test_panels_match_their_plugin_schemas(case: tuple[str, str]) -> None:
 @pytest.mark.parametrize("spec_name", SPECS)
 def test_uids_are_fixed_short_and_unique(spec_name: str) -> None:
     uids = [d["uid"] for d in dashboards_of(spec_name).values()]
-    assert uids == ["obskit-red", "obskit-service-graph", "obskit-slo", "obskit-stack-health"]
+    assert uids == [
+        "obskit-red",
+        "obskit-service-graph",
+        "obskit-slo",
+        "obskit-stack-health",
+        "obskit-dependencies",
+    ]
     assert all(8 <= len(uid) <= 40 for uid in uids)
     assert set(datasource_uids(spec_name)) >= {"obskit-prometheus", "obskit-alertmanager"}
 

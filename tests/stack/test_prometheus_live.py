@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import CollectorRegistry, Counter, Histogram, Info, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    start_http_server,
+)
 
 from obskit.stack import prometheus, rules
 from obskit.stack import vocabulary as v
@@ -79,6 +86,15 @@ class VocabularyService:
             (counter("alertmanager_notifications_total", ["integration"]), ("webhook",)),
             (counter("alertmanager_notifications_failed_total", ["integration"]), ("webhook",)),
         ]
+        # the data tier (obskit/stack/dependencies.py)
+        pool = [v.POOL_NAME]
+        self.pool_count = Gauge(v.POOL_COUNT, "pool", [*pool, v.POOL_STATE], registry=reg)
+        self.pool_max = Gauge(v.POOL_MAX, "pool", pool, registry=reg)
+        self.pool_pending = Gauge(v.POOL_PENDING, "pool", pool, registry=reg)
+        self.pool_wait = Histogram(v.POOL_WAIT, "pool", pool, registry=reg)
+        self.cache = counter(f"{v.CACHE_REQUESTS}_total", [v.CACHE_NAME, "result"])
+        self.queue_depth = Gauge(v.QUEUE_DEPTH, "queue", [v.QUEUE_NAME], registry=reg)
+        self.queue_lag = Gauge(v.QUEUE_LAG, "queue", [v.QUEUE_NAME], registry=reg)
         info = Info("target", "Target metadata", registry=reg)
         info.info({"service_name": "checkout", "service_version": "1.0.0"})
         self.stop = threading.Event()
@@ -102,6 +118,14 @@ class VocabularyService:
             self.graph_client.labels(caller, callee).observe(0.12)
         for metric, labels in self.collector:
             metric.labels(*labels).inc()
+        self.pool_count.labels("payments", "used").set(rng.randint(0, 10))
+        self.pool_count.labels("payments", "idle").set(rng.randint(0, 10))
+        self.pool_max.labels("payments").set(10)
+        self.pool_pending.labels("payments").set(rng.randint(0, 3))
+        self.pool_wait.labels("payments").observe(rng.choice((0.0005, 0.02, 0.2)))
+        self.cache.labels("quotes", rng.choice(("hit", "hit", "miss"))).inc()
+        self.queue_depth.labels("order-emails").inc()
+        self.queue_lag.labels("order-emails").set(rng.random())
 
     def run(self) -> None:
         while not self.stop.wait(0.05):
@@ -217,7 +241,9 @@ def test_every_recording_rule_returns_data(live: Prometheus) -> None:
         missing = [
             m for m, answer in zip(missing, answers, strict=True) if not answer["data"]["result"]
         ]
-    assert missing == [], f"{len(missing)} recording rules without data after {DATA_TIMEOUT}s"
+    assert missing == [], (
+        f"{len(missing)} recording rules without data after {DATA_TIMEOUT}s: {missing}"
+    )
 
 
 def test_every_alert_expression_evaluates(live: Prometheus) -> None:

@@ -188,7 +188,9 @@ def test_the_old_loopback_metrics_fail(demo: Path) -> None:
         " Prometheus in Docker cannot reach on Linux; set metrics_host: docker-bridge (the"
         " default) or 0.0.0.0"
     )
-    assert len(detail.splitlines()) == 5  # one line per service
+    # one line per service, the queue's consumer (mailer) included: it serves metrics too
+    assert len(detail.splitlines()) == 6
+    assert "job 'mailer' scrapes host.docker.internal:9107" in detail.splitlines()[-1]
 
 
 def test_the_old_webhook_on_loopback_fails(demo: Path) -> None:

@@ -58,7 +58,14 @@ def dashboards(spec: Spec) -> dict[str, dict[str, Any]]:
         "service-graph.json": service_graph.dashboard(spec),
         "slo.json": slo.dashboard(spec),
         "stack-health.json": health.dashboard(spec),
+        **dependency_dashboards(spec),
     }
+
+
+def dependency_dashboards(spec: Spec) -> dict[str, dict[str, Any]]:
+    from obskit.stack import dependencies
+
+    return {"dependencies.json": dependencies.dashboard(spec)}
 
 
 def dashboard_provider() -> dict[str, Any]:
