@@ -324,7 +324,7 @@ def _merge(
             tally.outside += 1
         else:
             aggregator.add(outcome)
-            if limit is not None and len(aggregator.trace_ids) >= limit:
+            if limit is not None and aggregator.traces >= limit:
                 raise _Stop(stream, at, True)
     if stream.bad is not None and len(result.outcomes) < len(job.positions):
         raise _Stop(stream, None, False)
