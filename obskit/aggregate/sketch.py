@@ -1,10 +1,15 @@
 """Quantiles that merge: a DDSketch of integer nanoseconds, read at nearest rank.
 
 An aggregate spread over processes or machines cannot hold every value of a key in one place,
-so its percentiles come from a sketch (`DDSketch <https://arxiv.org/abs/1908.10693>`_): values
-fall into logarithmic bins, and two sketches merge by adding their bins, in any order and
-grouping, to the sketch of all their values. A quantile read from it is within
-:data:`ACCURACY` (relative) of the exact nearest-rank value (:mod:`obskit.aggregate.stats`).
+so its percentiles come from a sketch (`DDSketch <https://arxiv.org/abs/1908.10693>`_, the
+``ddsketch`` package's logarithmic mapping): values fall into logarithmic bins, and two sketches
+merge by adding their bin counts, in any order and grouping, to the sketch of all their values.
+A quantile read from it is within :data:`ACCURACY` (relative) of the exact nearest-rank value
+(:mod:`obskit.aggregate.stats`).
+
+The bins are kept sparse (a dict of the bins that hold values), not in ddsketch's dense store:
+a worker's partial of 48 traces then pickles to the few bins it filled, and merging costs the
+bins the other holds, not the range between its smallest and largest value.
 
 The sketch runs at half the stated accuracy because a report shows whole nanoseconds: the
 integer a bin stands for costs up to half a nanosecond more, which stays inside the stated
@@ -17,38 +22,40 @@ from __future__ import annotations
 import math
 from array import array
 from collections.abc import Iterable
-from typing import Any
 
-import numpy as np
-from ddsketch import DDSketch
-from ddsketch.mapping import KeyMapping
+from ddsketch.mapping import KeyMapping, LogarithmicMapping
 
 ACCURACY = 0.01  # stated in the report: quantiles within ±1 % of the exact value
-NOTE = "quantiles ±1%"  # the note the renderers show
-_SKETCH_ACCURACY = ACCURACY / 2
+_MAPPING = LogarithmicMapping(ACCURACY / 2)
+# its key(v) is ceil(log2(v) · multiplier) + offset; spelled out for speed (flush's loop)
+_MULTIPLIER: float = _MAPPING._multiplier
+_OFFSET = int(_MAPPING._offset)
 PERCENTILES = (50, 95, 99)
-BUFFER = 4096  # values added before they go into the sketch in one numpy pass
+BUFFER = 4096  # values added before they go into the bins
 
 
 class Quantiles:
     """Non-negative integers in, nearest-rank percentiles out; :meth:`merge` adds another's.
 
-    :meth:`add` only appends to a buffer: the sketch takes the values in bulk (their bins
-    computed by numpy, the same way every time), which keeps a value's cost near an append's
-    on the aggregate's hot path. Pickling flushes the buffer, so what travels is the bins."""
+    :meth:`add` only appends to a buffer, which keeps the aggregate's hot path short; the
+    bins take the values in bulk. Pickling flushes the buffer, so what travels is the bins."""
 
-    __slots__ = ("buffer", "sketch")
+    __slots__ = ("bins", "buffer", "count_", "high", "low", "zeros")
 
     def __init__(self) -> None:
-        self.sketch = DDSketch(_SKETCH_ACCURACY)
+        self.bins: dict[int, int] = {}
+        self.zeros = 0  # values of 0 (and below): a bin of their own
+        self.count_ = 0
+        self.low = 0
+        self.high = 0
         self.buffer = array("q")
 
-    def __getstate__(self) -> dict[str, Any]:
+    def __getstate__(self) -> tuple[dict[int, int], int, int, int, int]:
         self.flush()
-        return {"sketch": self.sketch}
+        return (self.bins, self.zeros, self.count_, self.low, self.high)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.sketch = state["sketch"]
+    def __setstate__(self, state: tuple[dict[int, int], int, int, int, int]) -> None:
+        self.bins, self.zeros, self.count_, self.low, self.high = state
         self.buffer = array("q")
 
     def add(self, value: int) -> None:
@@ -62,66 +69,76 @@ class Quantiles:
             self.flush()
 
     def flush(self) -> None:
-        """Put the buffered values into the sketch."""
-        if not self.buffer:
+        """Put the buffered values into the bins."""
+        values = self.buffer
+        if not values:
             return
-        values = np.frombuffer(self.buffer, dtype=np.int64)
-        sketch = self.sketch
-        positive = values[values > 0]
-        if len(positive):
-            keys, counts = np.unique(_keys(sketch._mapping, positive), return_counts=True)
-            add = sketch._store.add
-            for key, count in zip(keys.tolist(), counts.tolist(), strict=True):
-                add(key, float(count))
-        sketch._zero_count += float(len(values) - len(positive))
-        sketch._count += float(len(values))
-        sketch._sum += float(values.sum())
-        low, high = int(values.min()), int(values.max())
-        if low < sketch._min:
-            sketch._min = low
-        if high > sketch._max:
-            sketch._max = high
+        bins = self.bins
+        get = bins.get
+        log2, ceil, multiplier, offset = math.log2, math.ceil, _MULTIPLIER, _OFFSET
+        zeros = 0
+        for value in values:
+            if value > 0:
+                key = ceil(log2(value) * multiplier) + offset
+                bins[key] = get(key, 0) + 1
+            else:
+                zeros += 1
+        self._take(zeros, len(values), min(values), max(values))
         self.buffer = array("q")
+
+    def _take(self, zeros: int, count: int, low: int, high: int) -> None:
+        if not self.count_ or low < self.low:
+            self.low = low
+        if not self.count_ or high > self.high:
+            self.high = high
+        self.zeros += zeros
+        self.count_ += count
 
     def merge(self, other: Quantiles) -> None:
         self.flush()
         other.flush()
-        self.sketch.merge(other.sketch)
+        if not other.count_:
+            return
+        bins = self.bins
+        get = bins.get
+        for key, count in other.bins.items():
+            bins[key] = get(key, 0) + count
+        self._take(other.zeros, other.count_, other.low, other.high)
 
     @property
     def count(self) -> int:
-        return int(self.sketch.count) + len(self.buffer)
+        return self.count_ + len(self.buffer)
 
     def percentile(self, p: float) -> int:
         """The p-th percentile at nearest rank (0 for no values)."""
         self.flush()
-        sketch = self.sketch
-        n = int(sketch.count)
+        n = self.count_
         if n == 0:
             return 0
         at = max(0, min(n - 1, math.ceil(p / 100 * n) - 1))
-        low, high = int(sketch._min), int(sketch._max)
         if at == n - 1:
-            return high
-        zeros = int(sketch._zero_count)
-        if at < zeros:
-            return 0
+            return self.high
         if at == 0:
-            return low
-        key = sketch._store.key_at_rank(at - zeros)
-        return max(low, min(high, _integer(sketch._mapping, key)))
+            return self.low
+        if at < self.zeros:
+            return 0
+        seen = self.zeros
+        key = 0
+        for key in sorted(self.bins):
+            seen += self.bins[key]
+            if seen > at:
+                break
+        return max(self.low, min(self.high, _integer(_MAPPING, key)))
 
     def summary(self) -> dict[str, int]:
         """``{"p50", "p95", "p99"}``."""
         return {f"p{p}": self.percentile(p) for p in PERCENTILES}
 
 
-def _keys(mapping: KeyMapping, values: Any) -> Any:
-    """The sketch's bins of positive ``values`` (its logarithmic mapping, vectorised)."""
-    multiplier: float = mapping._multiplier
-    return np.ceil(np.log2(values.astype(np.float64)) * multiplier).astype(np.int64) + int(
-        mapping._offset
-    )
+def _key(value: int) -> int:
+    """The bin of a positive value: ddsketch's logarithmic mapping, with ``math.log2`` every
+    time (a value must land in the same bin whichever process bins it)."""
+    return math.ceil(math.log2(value) * _MULTIPLIER) + _OFFSET
 
 
 def _integer(mapping: KeyMapping, key: int) -> int:
@@ -131,5 +148,5 @@ def _integer(mapping: KeyMapping, key: int) -> int:
     candidates = sorted(
         {round(value), math.floor(value), math.ceil(value)}, key=lambda c: abs(c - value)
     )
-    inside = [c for c in candidates if c > 0 and _keys(mapping, np.array([c]))[0] == key]
+    inside = [c for c in candidates if c > 0 and _key(c) == key]
     return int(inside[0]) if inside else round(value)

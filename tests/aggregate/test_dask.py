@@ -278,3 +278,27 @@ def test_scheduler_needs_files(jsonl: Path):
     assert done.stderr.strip() == (
         "Error: --scheduler reads --file paths or URLs (not stdin, not a backend)"
     )
+
+
+@pytest.mark.slow
+def test_a_partition_that_keeps_failing_is_skipped_and_named(
+    scheduler: str, jsonl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from obskit import collect_dask
+
+    # the real partitions of the corpus, and one more whose file is gone when a worker reads it
+    gone = tmp_path / "gone.json"
+    real = collect_dask.partitions
+
+    def with_a_lost_file(path, **kwargs):
+        yield from real(path, **kwargs)
+        yield collect_dask.Partition(
+            str(gone), (collect_dask.LinesBatch(str(gone), [], {1: (0, 10, ())}, 500),)
+        )
+
+    monkeypatch.setattr(collect_dask, "partitions", with_a_lost_file)
+    report, _ = _on_dask(str(jsonl), scheduler)
+    skipped = next(w for w in report.warnings if w.code == "partition-skipped")
+    assert skipped.message.startswith("1 partition(s) failed on the workers after 2 retries")
+    assert str(gone) in skipped.message
+    assert report.traces == 697  # every other partition counted
