@@ -22,7 +22,6 @@ says so (``partition-skipped``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +34,6 @@ from obskit.model import Trace
 from obskit.sources.batches import FileBatch, LinesBatch, Rejected, UrlBatch, file_jobs
 from obskit.sources.files import LINE_WINDOW, trace_files
 
-ENV = "OBSKIT_DASK_SCHEDULER"
 INSTALL_HINT = "pip install 'obskit[dask]'"
 PARTITION_TRACES = 5000  # traces per partition: large enough that a task costs >> its overhead
 PARTITION_BYTES = 64 << 20
@@ -60,11 +58,6 @@ class Settings:
     aggregator: Aggregator  # an empty one: the endpoint, what-ifs, thresholds
     external_names: dict[str, str] = field(default_factory=dict)
     window: tuple[int, int] | None = None
-
-
-def scheduler_address(given: str | None) -> str | None:
-    """``--scheduler``, else ``OBSKIT_DASK_SCHEDULER``, else None (the local engines)."""
-    return given or os.environ.get(ENV) or None
 
 
 def _distributed() -> Any:
