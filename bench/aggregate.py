@@ -1,7 +1,7 @@
 """Benchmark aggregate mode over a JSON Lines file: traces/s and peak RSS, per trace count.
 
     .venv/bin/python bench/aggregate.py [--sizes 1000,10000,100000] [--spans 50] [--runs 3]
-                                        [--workers N]
+                                        [--workers N] [--dask]
 
 For each size a JSON Lines file of OTLP traces (one trace per line, ``--spans`` spans each:
 a service call tree over 5 services, half of the calls CLIENT → SERVER pairs) is written
@@ -14,6 +14,14 @@ once; then, each in a fresh subprocess and ``--runs`` times:
 * N workers: the same with ``--workers N`` (default: the CPU count) -- the parent cuts the
   file into whole traces, N worker processes read and analyse them
   (:mod:`obskit.aggregate.pool` over :mod:`obskit.sources.batches`).
+
+With ``--dask`` (needs ``obskit[dask]``) each size compares instead, in the same run and
+interleaved, the local pool of N workers (the baseline) with a Dask ``LocalCluster`` of N
+worker processes (one thread each) on this machine, as ``--scheduler`` runs it
+(:mod:`obskit.collect_dask`): traces/s of each, Dask's ratio to the pool, and the client's
+peak RSS (the process that cuts the file and merges; with a LocalCluster the scheduler runs in
+it too, so this is an upper bound of a client's). The cluster is started before the clock (a
+real cluster is already running). Target: the client under 300 MB at 1M traces.
 
 Printed per size: medians of traces/s and µs per trace of each (flat cost per trace means the
 µs columns do not grow with the size; the clock starts after obskit is imported), the speed-up
@@ -101,8 +109,31 @@ def measure(mode: str, path: str) -> None:
     from obskit.sources.files import FileSource
     from obskit.sources.query import Query
 
+    cluster = client = None
+    if mode.startswith("dask:"):
+        os.environ["PYTHONPATH"] = str(REPO)  # the workers import this checkout's obskit
+        from distributed import Client, LocalCluster
+
+        from obskit.collect import collect_on_dask
+
+        cluster = LocalCluster(
+            n_workers=int(mode.partition(":")[2]),
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+        )
+        client = Client(cluster)
     started = time.perf_counter()
-    if mode == "parse":
+    if cluster is not None:
+        aggregator = new_aggregator(Endpoint("frontend"))
+        collect_on_dask(
+            aggregator,
+            FileSource(path),
+            Query("frontend", None, 0, 0, None),
+            scheduler=cluster.scheduler_address,
+        )
+        count = aggregator.report().traces
+    elif mode == "parse":
         count = 0
         with open(path, "rb") as lines:
             for line in lines:
@@ -116,6 +147,9 @@ def measure(mode: str, path: str) -> None:
         report = aggregator.report()
         count = report.traces
     elapsed = time.perf_counter() - started
+    if client is not None and cluster is not None:
+        client.close()
+        cluster.close()
     gc.collect()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -147,6 +181,7 @@ def main() -> None:
     parser.add_argument("--spans", type=int, default=50)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--dask", action="store_true", help="the local pool vs a Dask LocalCluster")
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -154,6 +189,9 @@ def main() -> None:
         return
     sizes = [int(s) for s in args.sizes.split(",")]
     n = args.workers
+    if args.dask:
+        dask_table(sizes, args.spans, args.runs, n)
+        return
     print(
         f"aggregate over JSON Lines, {args.spans} spans per trace, medians of {args.runs} runs, "
         f"{os.cpu_count()} CPUs, load average before: {_load()}"
@@ -190,6 +228,38 @@ def main() -> None:
         "target: >= 2000 traces/s of 50 spans on the 2-core CI machine; µs/trace and peak "
         "RSS flat across sizes"
     )
+
+
+def dask_table(sizes: list[int], spans: int, runs: int, n: int) -> None:
+    print(
+        f"aggregate over JSON Lines, {spans} spans per trace, medians of {runs} runs, "
+        f"{os.cpu_count()} CPUs, {n} workers each, load average before: {_load()}"
+    )
+    print(
+        f"{'traces':>8} {'file MB':>8} {'pool/s':>7} {'dask/s':>7} {'dask/pool':>9} "
+        f"{'client RSS MB pool':>18} {'client RSS MB dask':>18}"
+    )
+    with tempfile.TemporaryDirectory(prefix="obskit-bench-agg-") as tmp:
+        for size in sizes:
+            path = Path(tmp) / f"traces-{size}.jsonl"
+            megabytes = write_corpus(path, size, spans) / 2**20
+            pool, dask = [], []
+            for _ in range(runs):  # interleaved, so load changes hit both alike
+                pool.append(run_child(f"aggregate:{n}", path))
+                dask.append(run_child(f"dask:{n}", path))
+            assert all(a["traces"] == size for a in pool + dask), (pool, dask)
+            pool_rate = statistics.median(size / a["seconds"] for a in pool)
+            dask_rate = statistics.median(size / a["seconds"] for a in dask)
+            print(
+                f"{size:>8} {megabytes:>8.1f} {pool_rate:>7.0f} {dask_rate:>7.0f} "
+                f"{dask_rate / pool_rate:>8.2f}× "
+                f"{statistics.median(a['rss_mb'] for a in pool):>18.0f} "
+                f"{statistics.median(a['rss_mb'] for a in dask):>18.0f}",
+                flush=True,
+            )
+            path.unlink()
+    print(f"load average after: {_load()}")
+    print("target: the client under 300 MB peak RSS at 1M traces")
 
 
 def _load() -> str:

@@ -14,6 +14,7 @@ from typing import cast
 
 from obskit.aggregate.aggregate import Aggregator
 from obskit.aggregate.run import consume
+from obskit.errors import InputError
 from obskit.model import Trace
 from obskit.sources import SearchSource, TraceSource
 from obskit.sources.fetch import DEFAULT_CONCURRENCY, Failure, Progress, fetch_traces
@@ -62,6 +63,34 @@ def collect(
             + (f" {query.operation}" if query.operation else "")
             + " in the time window",
         )
+
+
+def collect_on_dask(
+    aggregator: Aggregator,
+    source: TraceSource,
+    query: Query,
+    *,
+    scheduler: str,
+    external_names: Mapping[str, str] | None = None,
+    file_window: tuple[int, int] | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> None:
+    """Feed ``aggregator`` with the traces of a file source's files (or URLs), analysed on
+    the Dask cluster at ``scheduler`` (:mod:`obskit.collect_dask`, which loads Dask)."""
+    if not isinstance(source, FileSource) or source.path == "-":
+        raise InputError("--scheduler reads --file paths or URLs (not stdin, not a backend)")
+    if query.limit is not None:
+        raise InputError("--limit is not available with --scheduler: it analyses every trace")
+    from obskit.collect_dask import aggregate_on_dask
+
+    aggregate_on_dask(
+        aggregator,
+        source.path,
+        scheduler=scheduler,
+        external_names=external_names,
+        window=file_window,
+        progress=progress,
+    )
 
 
 def _collect_files(

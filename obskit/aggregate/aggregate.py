@@ -1,34 +1,41 @@
 """Many traces in, one :class:`AggregateReport` out (CRISP-style; critical-path.md §7).
 
-:class:`Aggregator` takes trace samples one at a time and keeps only numbers: per key (a hop
-``caller → callee``, a ``(service, operation)``) the CP time of every trace it occurred in, as
-two compact integer arrays (trace position, ns). Memory grows by a few bytes per key and trace,
-never by the spans, so a stream of 100,000 traces can be aggregated.
+:class:`Aggregator` takes trace samples one at a time and keeps only numbers that **merge**:
+per key (a hop ``caller → callee``, a ``(service, operation)``) a count, a total, a quantile
+sketch (:mod:`obskit.aggregate.sketch`) and its exemplar. Two aggregators of any two sets of
+traces merge (:meth:`Aggregator.merge`) into the aggregator of both, and the merge is
+associative and commutative: the report does not depend on how the traces were split over
+processes or machines, nor on the order partial results come back in. Memory grows with the
+keys, not with the traces.
 
 What the figures mean:
 
 * **CP time p50/p95/p99** of a key: nearest-rank percentiles over the traces in which the key
-  occurred (a hop that was called but waited on by nobody counts as 0 in that trace);
-  ``total`` sums it over all traces. Ranking (``hops``, ``operations``) is by ``total``:
-  bottom-up, what the endpoint waited on most, all traces together.
+  occurred (a hop that was called but waited on by nobody counts as 0 in that trace), read
+  from a sketch, within ±1 % of the exact value (``sketch.ACCURACY``); ``total`` sums it over
+  all traces, exactly. Ranking (``hops``, ``operations``) is by ``total``: bottom-up, what the
+  endpoint waited on most, all traces together.
 * **share**: the key's total CP time over the sum of the endpoint's latencies.
 * **critical_in**: traces in which the key held CP time.
-* **exemplar_trace_id**: a trace in which the key's CP time was its p95 (the tail a user
-  wants to open), the slowest such trace when several tie.
+* **exemplar_trace_id**: the trace in which the key held the most CP time (the tail a user
+  wants to open); among ties, the smallest trace id.
 * **flagged** (hops): ``share >= threshold``, or the hop is **slow against its own
   baseline**: its p95 CP time is more than ``slow_factor`` × its p50 (its typical cost)
   and the excess is at least 5 % of the endpoint's p95 latency (so that a microsecond hop
   that doubles is not news). With ``--compare``, the baseline is the hop's p50 in the other
   window, and "its CP time" is its p50 in this one: a hop flagged that way got slower
   between the windows.
+* **heat map**: its columns come from a sample of at most ``HEAT_SAMPLE`` traces, the ones
+  whose trace ids hash lowest (the same sample however the traces were split).
+* the trace ids a warning names are the smallest ``WARNING_IDS`` of those it is about.
 """
 
 from __future__ import annotations
 
 import heapq
-from array import array
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from hashlib import blake2b
 from typing import Any
 
 from obskit.aggregate.report import (
@@ -45,7 +52,7 @@ from obskit.aggregate.report import (
     WhatIfResult,
 )
 from obskit.aggregate.sample import Endpoint, HopKey, OpKey, TraceSample
-from obskit.aggregate.stats import percentile, rank, summary
+from obskit.aggregate.sketch import ACCURACY, Quantiles
 from obskit.aggregate.whatif import WhatIf
 from obskit.units import format_ns, format_share
 
@@ -55,42 +62,64 @@ TAIL_FLOOR = 0.05  # a tail excess below 5 % of the endpoint's p95 is not flagge
 PATH_LIMIT = 20  # call paths listed in the report (folded output has them all)
 HEAT_ROWS = 15
 HEAT_COLUMNS = 120
+HEAT_SAMPLE = 1000  # traces kept for the heat map's columns
 WARNING_IDS = 5  # trace ids kept per warning
 
 
 class _Series:
-    """One key's CP time per trace it occurred in: parallel arrays (trace position, ns)."""
+    """One key over the traces it occurred in: count, total, traces it was critical in, a
+    quantile sketch, and the exemplar (most CP time, then smallest trace id)."""
 
-    __slots__ = ("at", "critical_in", "ns", "total")
+    __slots__ = ("critical_in", "exemplar", "exemplar_ns", "quantiles", "total")
 
     def __init__(self) -> None:
-        self.at = array("l")
-        self.ns = array("q")
+        self.quantiles = Quantiles()
         self.total = 0
         self.critical_in = 0
+        self.exemplar = ""
+        self.exemplar_ns = -1
 
-    def add(self, position: int, ns: int) -> None:
-        self.at.append(position)
-        self.ns.append(ns)
-        self.total += ns
+    @property
+    def count(self) -> int:
+        return self.quantiles.count
+
+    def add(self, trace_id: str, ns: int) -> None:
+        self.quantiles.add(ns)
         if ns:
+            self.total += ns
             self.critical_in += 1
+        if ns > self.exemplar_ns or (ns == self.exemplar_ns and trace_id < self.exemplar):
+            self.exemplar, self.exemplar_ns = trace_id, ns
 
-    def spread(self) -> tuple[Spread, int]:
-        """Percentiles and the position of the exemplar trace (the p95 one)."""
-        order = sorted(range(len(self.ns)), key=self.ns.__getitem__)
-        values = [self.ns[i] for i in order]
-        exemplar = self.at[order[rank(len(values), 95)]] if order else -1
-        return (
-            Spread(
-                percentile(values, 50), percentile(values, 95), percentile(values, 99), self.total
-            ),
-            exemplar,
-        )
+    def merge(self, other: _Series) -> None:
+        self.quantiles.merge(other.quantiles)
+        self.total += other.total
+        self.critical_in += other.critical_in
+        ns = other.exemplar_ns
+        if ns > self.exemplar_ns or (ns == self.exemplar_ns and other.exemplar < self.exemplar):
+            self.exemplar, self.exemplar_ns = other.exemplar, ns
+
+    def spread(self) -> Spread:
+        q = self.quantiles
+        return Spread(q.percentile(50), q.percentile(95), q.percentile(99), self.total)
+
+
+def _smallest(ids: Iterable[str], more: Iterable[str]) -> list[str]:
+    """The WARNING_IDS smallest distinct trace ids of both."""
+    return heapq.nsmallest(WARNING_IDS, set(ids).union(more))
+
+
+def _rank(trace_id: str) -> int:
+    """Where a trace stands for the heat-map sample: a hash that is the same in every process
+    (Python's own ``hash`` of a str is salted per process)."""
+    return int.from_bytes(blake2b(trace_id.encode(), digest_size=8).digest(), "big")
 
 
 class Aggregator:
-    """Feed :class:`TraceSample` objects with :meth:`add`; :meth:`report` builds the report."""
+    """Feed :class:`TraceSample` objects with :meth:`add`; :meth:`report` builds the report.
+
+    Picklable (worker processes and Dask workers send theirs back), and :meth:`merge`
+    combines partial results in any grouping and order."""
 
     def __init__(
         self,
@@ -104,27 +133,39 @@ class Aggregator:
         self.threshold = threshold
         self.slow_factor = slow_factor
         self.what_ifs = tuple(what_ifs)
-        self.trace_ids: list[str] = []
-        self.durations = array("q")
+        self.traces = 0
+        self.total_duration = 0
+        self.durations = Quantiles()
         self.hops: dict[HopKey, _Series] = {}
         self.operations: dict[OpKey, _Series] = {}
         self.paths: dict[tuple[OpKey, ...], list[int]] = {}  # [total ns, traces critical in]
         self.services: Counter[str] = Counter()
         self.span_counts: Counter[str] = Counter()
-        self.edges: dict[HopKey, list[Any]] = {}  # [calls, errors, cp, array of durations]
-        self.projected = [array("q") for _ in self.what_ifs]
+        self.edges: dict[HopKey, list[Any]] = {}  # [calls, errors, cp, Quantiles of durations]
+        self.projected = [Quantiles() for _ in self.what_ifs]
+        self.projected_total = [0 for _ in self.what_ifs]
         self.what_if_counts = [[0, 0, 0, 0] for _ in self.what_ifs]  # traces, spans, cut, bound
+        # the heat map's sample: (rank, trace id, duration, CP ns per operation)
+        self.heat: list[tuple[int, str, int, tuple[tuple[OpKey, int], ...]]] = []
+        self.heat_cut = 1 << 64  # ranks at or above this cannot enter the sample
         self.warning_traces: dict[str, list[str]] = {}
         self.warning_counts: Counter[str] = Counter()
+        self.missing = 0  # traces without the endpoint
+        self.missing_ids: list[str] = []
+        self.outside = 0  # traces outside the time window
+        self.bad = 0  # traces the reader rejected (a partition of a distributed run)
+        self.bad_ids: list[str] = []
+        self.bad_first = ""  # the smallest such message, to name one
         self.problems: list[AggregateWarning] = []
         self.found = 0
 
     # -- input ---------------------------------------------------------------------------
 
     def add(self, sample: TraceSample) -> None:
-        position = len(self.trace_ids)
-        self.trace_ids.append(sample.trace_id)
-        self.durations.append(sample.duration_ns)
+        trace_id = sample.trace_id
+        self.traces += 1
+        self.total_duration += sample.duration_ns
+        self.durations.add(sample.duration_ns)
         keyed: tuple[tuple[dict[Any, _Series], Mapping[Any, int]], ...] = (
             (self.hops, sample.hops),
             (self.operations, sample.operations),
@@ -134,12 +175,7 @@ class Aggregator:
                 series = table.get(key)
                 if series is None:
                     series = table[key] = _Series()
-                # _Series.add, inlined: this loop runs for every key of every trace
-                series.at.append(position)
-                series.ns.append(ns)
-                if ns:
-                    series.total += ns
-                    series.critical_in += 1
+                series.add(trace_id, ns)
         # call paths need no percentiles: a total and a count each, however many traces
         paths = self.paths
         for path_key, ns in sample.paths.items():
@@ -154,7 +190,7 @@ class Aggregator:
         for key, (calls, errors, cp, *durations) in sample.edges.items():
             edge = self.edges.get(key)
             if edge is None:
-                edge = self.edges[key] = [0, 0, 0, array("q")]
+                edge = self.edges[key] = [0, 0, 0, Quantiles()]
             edge[0] += calls
             edge[1] += errors
             edge[2] += cp
@@ -162,26 +198,49 @@ class Aggregator:
         for code in set(sample.warnings):
             self.warning_counts[code] += 1
             ids = self.warning_traces.setdefault(code, [])
-            if len(ids) < WARNING_IDS:
-                ids.append(sample.trace_id)
+            if len(ids) < WARNING_IDS or trace_id < ids[-1]:
+                ids[:] = _smallest(ids, (trace_id,))
         for k, (duration, spans, cut, bound) in enumerate(sample.projected):
-            self.projected[k].append(duration)
+            self.projected[k].add(duration)
+            self.projected_total[k] += duration
             if spans:
                 counts = self.what_if_counts[k]
                 counts[0] += 1
                 counts[1] += spans
                 counts[2] += cut
                 counts[3] += bound
+        rank = _rank(trace_id)
+        if rank <= self.heat_cut:
+            self.heat.append((rank, trace_id, sample.duration_ns, tuple(sample.operations.items())))
+            if len(self.heat) >= 2 * HEAT_SAMPLE:
+                self._trim_heat()
+
+    def _trim_heat(self) -> None:
+        if len(self.heat) > HEAT_SAMPLE:
+            self.heat.sort()
+            del self.heat[HEAT_SAMPLE:]
+            self.heat_cut = self.heat[-1][0]
+
+    def skipped(self, missing: Sequence[str] = (), outside: int = 0) -> None:
+        """Traces read and not counted: without the endpoint, outside the time window."""
+        self.missing += len(missing)
+        self.missing_ids = _smallest(self.missing_ids, missing)
+        self.outside += outside
+
+    def rejected(self, trace_ids: Sequence[str], message: str, count: int = 1) -> None:
+        """``count`` traces (or lines) the reader rejected, in a run that goes on without them."""
+        self.bad += count
+        self.bad_ids = _smallest(self.bad_ids, trace_ids)
+        if message and (not self.bad_first or message < self.bad_first):
+            self.bad_first = message
 
     def merge(self, other: Aggregator) -> None:
-        """Fold in ``other``, an aggregator of the traces that come right after this one's
-        (a worker's batch, :mod:`obskit.aggregate.pool`): the result is the one
-        :meth:`add` would have given for the same traces in the same order, key order
-        included. ``other`` is used up: its arrays and lists move over."""
-        offset = len(self.trace_ids)
-        self.trace_ids += other.trace_ids
-        self.durations += other.durations
-        shift = offset.__add__
+        """Fold in ``other``, an aggregator of other traces: the result is the aggregator of
+        both sets, whatever the grouping or order of merges. ``other`` is used up: its
+        sketches and lists may move over."""
+        self.traces += other.traces
+        self.total_duration += other.total_duration
+        self.durations.merge(other.durations)
         keyed: tuple[tuple[dict[Any, _Series], Mapping[Any, _Series]], ...] = (
             (self.hops, other.hops),
             (self.operations, other.operations),
@@ -191,14 +250,9 @@ class Aggregator:
             for key, series in theirs.items():
                 mine = get(key)
                 if mine is None:
-                    if offset:
-                        series.at = array("l", map(shift, series.at))
                     table[key] = series
-                    continue
-                mine.at += array("l", map(shift, series.at)) if offset else series.at
-                mine.ns += series.ns
-                mine.total += series.total
-                mine.critical_in += series.critical_in
+                else:
+                    mine.merge(series)
         paths = self.paths
         get_path = paths.get
         for path_key, value in other.paths.items():  # call paths: hashing them is the cost here
@@ -219,36 +273,45 @@ class Aggregator:
             edge[0] += theirs_edge[0]
             edge[1] += theirs_edge[1]
             edge[2] += theirs_edge[2]
-            edge[3] += theirs_edge[3]
+            edge[3].merge(theirs_edge[3])
         for code, count in other.warning_counts.items():
             self.warning_counts[code] += count
             ids = self.warning_traces.setdefault(code, [])
-            ids += other.warning_traces[code][: WARNING_IDS - len(ids)]
-        for mine_projected, theirs_projected in zip(self.projected, other.projected, strict=True):
-            mine_projected += theirs_projected
+            ids[:] = _smallest(ids, other.warning_traces[code])
+        for k, theirs_projected in enumerate(other.projected):
+            self.projected[k].merge(theirs_projected)
+            self.projected_total[k] += other.projected_total[k]
         for counts, theirs_counts in zip(self.what_if_counts, other.what_if_counts, strict=True):
             for k, count in enumerate(theirs_counts):
                 counts[k] += count
+        self.heat += other.heat
+        self.heat_cut = min(self.heat_cut, other.heat_cut)
+        self._trim_heat()
+        self.skipped(other.missing_ids, other.outside)
+        self.missing += other.missing - len(other.missing_ids)
+        self.rejected(other.bad_ids, other.bad_first, other.bad)
         self.problems += other.problems
         self.found += other.found
 
     def problem(self, code: str, message: str, trace_ids: Sequence[str] = ()) -> None:
-        """A warning about the run itself (failed fetches, traces without the endpoint)."""
-        self.problems.append(AggregateWarning(code, message, tuple(trace_ids[:WARNING_IDS])))
+        """A warning about the run itself (failed fetches, partitions skipped)."""
+        self.problems.append(
+            AggregateWarning(code, message, tuple(sorted(trace_ids)[:WARNING_IDS]))
+        )
 
     # -- output --------------------------------------------------------------------------
 
     def report(self, *, baseline: Mapping[HopKey, int] | None = None) -> AggregateReport:
         """``baseline``: hop → p50 CP time in another window (``--compare``)."""
-        n = len(self.trace_ids)
-        total = sum(self.durations)
-        duration = summary(self.durations)
+        n = self.traces
+        total = self.total_duration
+        duration = self.durations.summary()
         hops = sorted(
             (
                 self._hop(key, series, total, duration["p95"], baseline)
                 for key, series in self.hops.items()
             ),
-            key=lambda h: (-h.critical_ns.total, h.caller, h.callee),
+            key=lambda h: (-h.critical_ns.total, h.caller, h.callee, h.external),
         )
         operations = sorted(
             (self._operation(key, series, total) for key, series in self.operations.items()),
@@ -275,7 +338,8 @@ class Aggregator:
             slow_factor=self.slow_factor,
             graph=self._graph(total),
             heat_map=self._heat_map(operations),
-            folded={_frames(keys): ns for keys, (ns, _) in self.paths.items() if ns},
+            folded={_frames(keys): ns for keys, (ns, _) in sorted(self.paths.items()) if ns},
+            accuracy=ACCURACY,
             what_if=tuple(what_if),
         )
 
@@ -288,7 +352,7 @@ class Aggregator:
         baseline: Mapping[HopKey, int] | None,
     ) -> HopStat:
         caller, callee, external = key
-        spread, exemplar = series.spread()
+        spread = series.spread()
         share = _share(spread.total, total)
         reasons = []
         if share >= self.threshold and spread.total > 0:
@@ -296,7 +360,7 @@ class Aggregator:
             reasons.append(
                 f"{caller} → {callee} ({what}) holds {format_share(share)} of the endpoint's "
                 f"latency on the critical path ({format_ns(spread.total)} over "
-                f"{len(self.trace_ids)} traces, p95 {format_ns(spread.p95)})"
+                f"{self.traces} traces, p95 {format_ns(spread.p95)})"
             )
         if baseline is not None:
             before = baseline.get(key)
@@ -328,7 +392,7 @@ class Aggregator:
             if spread.p50 == 0:
                 reasons.append(
                     f"slow in the tail: usually off the critical path, yet critical in "
-                    f"{series.critical_in} of {len(self.trace_ids)} traces with a p95 CP time "
+                    f"{series.critical_in} of {self.traces} traces with a p95 CP time "
                     f"of {format_ns(spread.p95)}"
                 )
             else:
@@ -343,26 +407,56 @@ class Aggregator:
             spread,
             share,
             series.critical_in,
-            len(series.ns),
+            series.count,
             bool(reasons),
             "; ".join(reasons),
-            self.trace_ids[exemplar] if exemplar >= 0 else "",
+            series.exemplar,
         )
 
     def _operation(self, key: OpKey, series: _Series, total: int) -> OperationStat:
-        spread, exemplar = series.spread()
+        spread = series.spread()
         return OperationStat(
             key[0],
             key[1],
             spread,
             _share(spread.total, total),
             series.critical_in,
-            len(series.ns),
-            self.trace_ids[exemplar] if exemplar >= 0 else "",
+            series.count,
+            series.exemplar,
         )
 
     def _warnings(self, n: int) -> list[AggregateWarning]:
-        out = list(self.problems)
+        out = []
+        if self.missing:
+            what = self.endpoint.service or "a root"
+            if self.endpoint.operation:
+                what += f" {self.endpoint.operation}"
+            out.append(
+                AggregateWarning(
+                    "no-endpoint",
+                    f"{self.missing} trace(s) have no span of {what} where a request enters "
+                    "it (or it is asynchronous); they are not counted",
+                    tuple(self.missing_ids),
+                )
+            )
+        if self.outside:
+            out.append(
+                AggregateWarning(
+                    "outside-window",
+                    f"{self.outside} trace(s) started outside the time window; they are not "
+                    "counted",
+                )
+            )
+        if self.bad:
+            out.append(
+                AggregateWarning(
+                    "bad-trace",
+                    f"{self.bad} trace(s) could not be read and are not counted; "
+                    f"one: {self.bad_first}",
+                    tuple(self.bad_ids),
+                )
+            )
+        out += sorted(self.problems, key=lambda w: (w.code, w.message, w.trace_ids))
         for code, count in sorted(self.warning_counts.items()):
             out.append(
                 AggregateWarning(
@@ -391,34 +485,31 @@ class Aggregator:
             for name in externals
         ]
         edges = [
-            EdgeStat(caller, callee, external, calls, errors, summary(durations), cp)
+            EdgeStat(caller, callee, external, calls, errors, durations.summary(), cp)
             for (caller, callee, external), (calls, errors, cp, durations) in self.edges.items()
         ]
-        edges.sort(key=lambda e: (-e.critical_ns, e.caller, e.callee))
+        edges.sort(key=lambda e: (-e.critical_ns, e.caller, e.callee, e.external))
         return AggregateGraph(tuple(nodes), tuple(edges))
 
     def _heat_map(self, operations: Sequence[OperationStat]) -> HeatMap:
-        """The top operations × up to HEAT_COLUMNS traces spread evenly over the latency
-        distribution (fastest left, slowest right)."""
-        n = len(self.trace_ids)
-        order = sorted(range(n), key=self.durations.__getitem__)
+        """The top operations × up to HEAT_COLUMNS traces of the sample spread evenly over its
+        latency distribution (fastest left, slowest right)."""
+        self._trim_heat()
+        sample = sorted(self.heat, key=lambda entry: (entry[2], entry[1]))
+        n = len(sample)
         if n > HEAT_COLUMNS:
-            order = [order[round(i * (n - 1) / (HEAT_COLUMNS - 1))] for i in range(HEAT_COLUMNS)]
+            sample = [sample[round(i * (n - 1) / (HEAT_COLUMNS - 1))] for i in range(HEAT_COLUMNS)]
         rows = [(o.service, o.operation) for o in operations[:HEAT_ROWS]]
-        wanted = {position: column for column, position in enumerate(order)}
         cells = []
         for key in rows:
-            series = self.operations[key]
-            row = [0] * len(order)
-            for position, ns in zip(series.at, series.ns, strict=True):
-                column = wanted.get(position)
-                if column is not None:
-                    row[column] += ns
+            row = []
+            for entry in sample:
+                row.append(sum(ns for op, ns in entry[3] if op == key))
             cells.append(tuple(row))
         return HeatMap(
             tuple(rows),
-            tuple(self.trace_ids[p] for p in order),
-            tuple(self.durations[p] for p in order),
+            tuple(entry[1] for entry in sample),
+            tuple(entry[2] for entry in sample),
             tuple(cells),
         )
 
@@ -426,10 +517,10 @@ class Aggregator:
         self, before: dict[str, int]
     ) -> tuple[list[WhatIfResult], list[AggregateWarning]]:
         out, unmatched = [], []
-        for what, projected, (traces, spans, _cut, bound) in zip(
-            self.what_ifs, self.projected, self.what_if_counts, strict=True
+        for what, projected, projected_total, (traces, spans, _cut, bound) in zip(
+            self.what_ifs, self.projected, self.projected_total, self.what_if_counts, strict=True
         ):
-            saved = sum(self.durations) - sum(projected)
+            saved = self.total_duration - projected_total
             out.append(
                 WhatIfResult(
                     what.target,
@@ -437,12 +528,12 @@ class Aggregator:
                     traces,
                     spans,
                     dict(before),
-                    summary(projected),
+                    projected.summary(),
                     saved,
                     bound,
                 )
             )
-            if not spans and self.trace_ids:
+            if not spans and self.traces:
                 unmatched.append(
                     AggregateWarning(
                         "what-if-no-match",
@@ -456,7 +547,7 @@ class Aggregator:
         """Each hop's p50 CP time: the baseline another window is compared against."""
         out = {}
         for key, series in self.hops.items():
-            out[key] = percentile(sorted(series.ns), 50)
+            out[key] = series.quantiles.percentile(50)
         return out
 
 

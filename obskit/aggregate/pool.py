@@ -4,17 +4,16 @@ parent merges what they send back. ``obskit analyze --service S --file F --worke
 **What crosses the process boundary.** Parent → worker: a *batch* (:class:`Batch`), anything
 picklable that reads its traces itself, in the worker (for files: where the lines of up to 48
 whole traces are, see :mod:`obskit.sources.batches`). Worker → parent: an :class:`Aggregator`
-of just that batch's traces -- a few integer arrays per hop and operation, ~1.2 kB per trace,
+of just that batch's traces -- counts, totals and a quantile sketch per hop and operation,
 never spans -- which :meth:`Aggregator.merge` folds in. At most ``4 × workers`` batches are in
 flight, so memory stays bounded however many traces there are. This module opens no file
-and knows no format: another engine (Dask, say) can run the same batches the same way, since
-``Aggregator`` partial results merge in any grouping.
+and knows no format: :mod:`obskit.collect_dask` runs the same batches on a Dask cluster,
+since ``Aggregator`` partial results merge in any grouping and order.
 
-**The same report whatever the number of workers.** Traces must reach the aggregate in the
-order the reader yields them (it decides exemplars among ties, the heat map's columns, the
-trace ids a warning names, and which traces ``--limit`` keeps), so batches are merged in the
-order they were cut, and each job says at which line the reader yields each of its traces
-(for ``--limit`` against a bad line).
+**The same report whatever the number of workers.** The aggregate does not depend on the
+order traces reach it; ``--limit`` does (it keeps the first traces the reader yields), so
+batches are merged in the order they were cut, and each job says at which line the reader
+yields each of its traces (for ``--limit`` against a bad line).
 
 **Errors.** A line the reader rejects ends the run with the reader's message (``FILE: line N:
 ...``), the same one as with ``--workers 1``: the first such line of the file, unless
@@ -324,7 +323,7 @@ def _merge(
             tally.outside += 1
         else:
             aggregator.add(outcome)
-            if limit is not None and len(aggregator.trace_ids) >= limit:
+            if limit is not None and aggregator.traces >= limit:
                 raise _Stop(stream, at, True)
     if stream.bad is not None and len(result.outcomes) < len(job.positions):
         raise _Stop(stream, None, False)

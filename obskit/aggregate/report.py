@@ -12,7 +12,9 @@ json``. These names are fixed (times are integer nanoseconds)::
 
 ``hops`` and ``operations`` are ranked by total critical time, highest first. The report also
 carries ``endpoint``, ``traces_found``, ``threshold``, ``slow_factor``, ``paths`` (call paths
-by CP time), ``what_if`` and ``comparison`` (each ``null`` or ``[]`` when not asked for).
+by CP time), ``what_if`` and ``comparison`` (each ``null`` or ``[]`` when not asked for), and
+``quantile_accuracy``: every p50/p95/p99 is within that relative error of the exact
+nearest-rank value (0.01: ±1 %; they come from a mergeable sketch).
 """
 
 from __future__ import annotations
@@ -259,6 +261,8 @@ class AggregateReport:
     folded: dict[tuple[str, ...], int] = field(default_factory=dict)
     what_if: tuple[WhatIfResult, ...] = ()
     comparison: Comparison | None = None
+    # relative accuracy of every p50/p95/p99 (a mergeable sketch's; 0.0: exact)
+    accuracy: float = 0.0
 
     @property
     def flagged_hops(self) -> tuple[HopStat, ...]:
@@ -270,6 +274,7 @@ class AggregateReport:
             "traces": self.traces,
             "traces_found": self.traces_found,
             "duration_ns": dict(self.duration_ns),
+            "quantile_accuracy": self.accuracy,
             "threshold": self.threshold,
             "slow_factor": self.slow_factor,
             "hops": [h.to_dict() for h in self.hops],

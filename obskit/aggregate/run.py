@@ -55,29 +55,14 @@ def consume(
                 missing.append(outcome)
             else:
                 aggregator.add(outcome)
-                if limit is not None and len(aggregator.trace_ids) >= limit:
+                if limit is not None and aggregator.traces >= limit:
                     break
     report_skipped(aggregator, missing, outside)
 
 
 def report_skipped(aggregator: Aggregator, missing: Sequence[str], outside: int) -> None:
-    """The warnings about traces that were read and not counted."""
-    endpoint = aggregator.endpoint
-    if missing:
-        what = endpoint.service or "a root"
-        if endpoint.operation:
-            what += f" {endpoint.operation}"
-        aggregator.problem(
-            "no-endpoint",
-            f"{len(missing)} trace(s) have no span of {what} where a request enters it "
-            "(or it is asynchronous); they are not counted",
-            missing,
-        )
-    if outside:
-        aggregator.problem(
-            "outside-window",
-            f"{outside} trace(s) started outside the time window; they are not counted",
-        )
+    """Traces that were read and not counted (the report warns about them)."""
+    aggregator.skipped(missing, outside)
 
 
 def aggregate_traces(

@@ -46,6 +46,7 @@ class AggregateOptions:
     slow_factor: float
     concurrency: int
     workers: int | None = None  # None: one per CPU
+    scheduler: str | None = None  # a Dask scheduler's address: the aggregate runs there
 
     def given_without_service(self) -> list[str]:
         named = [
@@ -131,6 +132,14 @@ def aggregate_mode(command: str) -> Callable[[F], F]:
             "1 reads them in this process. The report is the same for any N "
             "[default: one per CPU].",
         ),
+        click.option(
+            "--scheduler",
+            metavar="tcp://HOST:8786",
+            envvar="OBSKIT_DASK_SCHEDULER",
+            help="With --service and --file: analyse on this Dask cluster (needs "
+            "obskit[dask]); the workers read the files (paths they see, or s3:// and gs:// "
+            "URLs through fsspec) [env: OBSKIT_DASK_SCHEDULER].",
+        ),
     ]
 
     def decorate(func: F) -> F:
@@ -148,6 +157,7 @@ def aggregate_mode(command: str) -> Callable[[F], F]:
                 slow_factor=kwargs.pop("slow_factor"),
                 concurrency=kwargs.pop("concurrency"),
                 workers=kwargs.pop("workers"),
+                scheduler=kwargs.pop("scheduler"),
             )
             if agg.service is None:
                 with reported():
@@ -276,7 +286,7 @@ def _collect(
     from obskit.aggregate.pool import default_workers
     from obskit.aggregate.run import new_aggregator
     from obskit.cli._options import max_size_bytes
-    from obskit.collect import collect
+    from obskit.collect import collect, collect_on_dask
     from obskit.sources import resolve_source
     from obskit.sources.http import settings_from_env
     from obskit.sources.query import Query
@@ -296,6 +306,21 @@ def _collect(
     is_file = getattr(source, "backend", "") == "file"
     limit = agg.limit if agg.limit is not None else (None if is_file else DEFAULT_LIMIT)
     query = Query(agg.service or "", agg.operation, window[0], window[1], limit)
+    if agg.scheduler:
+        with _progress(f"partitions, {label}", "analysing") as (progress, _):
+            try:
+                collect_on_dask(
+                    aggregator,
+                    source,
+                    query,
+                    scheduler=agg.scheduler,
+                    external_names=names,
+                    file_window=window if explicit else None,
+                    progress=progress,
+                )
+            finally:
+                source.close()
+        return aggregator
     with _progress(label) as (progress, found):
         try:
             collect(
@@ -317,19 +342,20 @@ def _collect(
 class _progress:
     """A progress bar on stderr while fetching (only on a terminal)."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, doing: str = "fetching traces") -> None:
         self.label = label
+        self.doing = doing
         self.bar: Any = None
         self.task: Any = None
 
-    def __enter__(self) -> tuple[Callable[[int, int], None], Callable[[int, str], None]]:
+    def __enter__(self) -> tuple[Callable[[int, int | None], None], Callable[[int, str], None]]:
         if sys.stderr.isatty():
             from rich.console import Console
             from rich.progress import Progress
 
             self.bar = Progress(console=Console(stderr=True), transient=True)
             self.bar.start()
-            self.task = self.bar.add_task(f"fetching traces ({self.label})", total=None)
+            self.task = self.bar.add_task(f"{self.doing} ({self.label})", total=None)
         return self.update, self.found
 
     def found(self, count: int, api: str) -> None:
@@ -337,7 +363,7 @@ class _progress:
             return
         self.bar.console.print(f"{api}: {count} traces found")
 
-    def update(self, done: int, total: int) -> None:
+    def update(self, done: int, total: int | None) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total)
 

@@ -71,8 +71,11 @@ def _header(report: AggregateReport) -> RenderableType:
         d = report.duration_ns
         text.append("Latency ", style="dim")
         text.append(
-            f"p50 {duration(d['p50'])} · p95 {duration(d['p95'])} · p99 {duration(d['p99'])}\n"
+            f"p50 {duration(d['p50'])} · p95 {duration(d['p95'])} · p99 {duration(d['p99'])}"
         )
+        if report.accuracy:
+            text.append(f" (quantiles ±{report.accuracy:.0%})", style="dim")
+        text.append("\n")
     else:
         text.append("No trace to analyse.\n", style="yellow")
     return text

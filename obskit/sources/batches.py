@@ -82,6 +82,72 @@ class LinesBatch:
             record(build_piece(numbers, trace_id, split, converted, self.window))
         return end
 
+    def read_lenient(self, record: Callable[[Trace], None]) -> Rejected:
+        """Like :meth:`read`, but a line the reader rejects costs only its own traces: they
+        are named in the answer, and every other piece is recorded (a distributed run goes on
+        past a bad trace). A line that holds other trace ids than were read ahead rejects its
+        traces the same way."""
+        rejected = Rejected()
+        converted: dict[int, dict[str, Trace]] = {}
+        with open_file(Path(self.path)) as stream:
+            fd = stream.fileno()
+            for number in sorted(self.lines):
+                try:
+                    by_id = convert_at(fd, number, self.lines[number])
+                except InputError as err:
+                    rejected.note(f"{self.path}: {err}")
+                    continue
+                if by_id is None:
+                    rejected.note(f"{self.path}: line {number}: not the trace ids read ahead")
+                    continue
+                converted[number] = by_id
+        for trace_id, numbers, split in self.pieces:
+            if all(n in converted for n in numbers):
+                record(build_piece(numbers, trace_id, split, converted, self.window))
+            else:
+                rejected.trace_ids.append(trace_id)
+        return rejected
+
+
+@dataclass(slots=True)
+class Rejected:
+    """What a lenient read left out: the traces of lines the reader rejects, and the first
+    (smallest) message."""
+
+    trace_ids: list[str] = field(default_factory=list)
+    message: str = ""
+    lines: int = 0
+
+    def note(self, message: str) -> None:
+        self.lines += 1
+        if not self.message or message < self.message:
+            self.message = message
+
+
+@dataclass(frozen=True, slots=True)
+class UrlBatch:
+    """A whole object of a file system fsspec knows (``s3://``, ``gs://``, ``file://``...),
+    read where it lies, streamed: a URL is split by object, not inside one."""
+
+    url: str
+    window: int
+
+    def read_lenient(self, record: Callable[[Trace], None]) -> Rejected:
+        try:
+            import fsspec
+        except ImportError:  # pragma: no cover - fsspec comes with dask
+            raise InputError(f"{self.url}: reading URLs needs fsspec: pip install fsspec") from None
+        from obskit.ingest import read_traces
+
+        rejected = Rejected()
+        try:
+            with fsspec.open(self.url, "rb") as file:
+                for trace in read_traces(file, window=self.window):
+                    record(trace)
+        except InputError as err:  # the reader stops at a bad line: the rest is lost
+            rejected.note(f"{self.url}: {err}")
+        return rejected
+
 
 @dataclass(frozen=True, slots=True)
 class FileBatch:
@@ -98,6 +164,13 @@ class FileBatch:
             return BatchEnd(error=str(err))
         return BatchEnd()
 
+    def read_lenient(self, record: Callable[[Trace], None]) -> Rejected:
+        rejected = Rejected()
+        end = self.read(record)
+        if end.error is not None:  # the reader stops at a bad line: the rest is lost
+            rejected.note(end.error)
+        return rejected
+
 
 @dataclass(slots=True)
 class Stream:
@@ -106,6 +179,7 @@ class Stream:
     path: Path
     cutter: Cutter | None = None
     bad: tuple[int, str] | None = None  # the first line the reader rejects: (number, message)
+    skipped: int = 0  # lines rejected and passed over while cutting (lenient: a distributed run)
 
     def note_bad(self, number: int, message: str) -> None:
         if self.bad is None or number < self.bad[0]:
@@ -141,9 +215,12 @@ class Job:
     positions: list[int | None] = field(default_factory=list)
 
 
-def file_jobs(files: Sequence[Path], window: int) -> Generator[Job, None, None]:
+def file_jobs(
+    files: Sequence[Path], window: int, *, lenient: bool = False
+) -> Generator[Job, None, None]:
     """Jobs in the order the reader meets their traces; after a bad line, a marker job
-    (no batch) and nothing more."""
+    (no batch) and nothing more. ``lenient``: a line whose trace ids cannot be read is
+    noted in its stream (``bad``, ``skipped``) and passed over, and cutting goes on."""
     for path in files:
         stream = Stream(path)
         with open_file(path, buffering=READ_BUFFER) as file:
@@ -160,6 +237,10 @@ def file_jobs(files: Sequence[Path], window: int) -> Generator[Job, None, None]:
                     try:
                         tids = [t.trace_id for t in convert_line(line, number)]
                     except InputError as err:
+                        if lenient:
+                            stream.note_bad(number, str(err))
+                            stream.skipped += 1
+                            continue
                         stream.bad = (number, str(err))
                         if batch:
                             yield _lines_job(stream, cutter, batch, window)

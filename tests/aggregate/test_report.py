@@ -8,6 +8,7 @@ from obskit.aggregate import Endpoint, aggregate_traces
 from obskit.aggregate.compare import compare
 from obskit.render import aggregate_graph, aggregate_html, aggregate_json, aggregate_terminal
 from obskit.render.folded import render_folded
+from tests.aggregate.quantiles import near
 from tests.aggregate.shop import shop, shops
 from tests.builders import SERVER, build, span
 
@@ -23,19 +24,18 @@ def report(traces=None, **kwargs):
 def test_hops_ranked_by_total_critical_time_with_percentiles_and_exemplar():
     r = report()
     assert r.traces == 5
-    # latencies 290, 390, 490, 590, 1190 ms; nearest rank
-    assert r.duration_ns == {"p50": 490 * MS, "p95": 1190 * MS, "p99": 1190 * MS}
+    # latencies 290, 390, 490, 590, 1190 ms; nearest rank, from the sketch: ±1 %
+    assert r.accuracy == 0.01
+    assert near(r.duration_ns, {"p50": 490 * MS, "p95": 1190 * MS, "p99": 1190 * MS})
     first, second = r.hops
     assert (first.caller, first.callee, first.external) == ("checkout", "gateway", False)
-    assert first.critical_ns.to_dict() == {
-        "p50": 320 * MS,
-        "p95": 1020 * MS,
-        "p99": 1020 * MS,
-        "total": 2100 * MS,
-    }
+    assert near(
+        first.critical_ns.to_dict(),
+        {"p50": 320 * MS, "p95": 1020 * MS, "p99": 1020 * MS, "total": 2100 * MS},
+    )
     assert first.share == 2100 / 2950
     assert first.critical_in == 5
-    assert first.exemplar_trace_id == f"{5:032x}"  # the trace at its p95: g = 1000
+    assert first.exemplar_trace_id == f"{5:032x}"  # the slowest trace: g = 1000
     assert (second.callee, second.external, second.critical_ns.total) == (
         "inventory",
         True,
@@ -62,11 +62,16 @@ def test_json_names_are_fixed():
     assert {"traces", "duration_ns", "hops", "operations", "warnings"} <= data.keys()
     assert data["traces"] == 5
     assert set(data["duration_ns"]) == {"p50", "p95", "p99"}
+    assert data["quantile_accuracy"] == 0.01
+    assert near(
+        data["hops"][0]["critical_ns"],
+        {"p50": 320 * MS, "p95": 1020 * MS, "p99": 1020 * MS, "total": 2100 * MS},
+    )
     assert data["hops"][0] == {
         "caller": "checkout",
         "callee": "gateway",
         "external": False,
-        "critical_ns": {"p50": 320 * MS, "p95": 1020 * MS, "p99": 1020 * MS, "total": 2100 * MS},
+        "critical_ns": data["hops"][0]["critical_ns"],
         "share": 2100 / 2950,
         "critical_in": 5,
         "flagged": True,
@@ -86,10 +91,14 @@ def test_json_names_are_fixed():
     ]
     totals = [h["critical_ns"]["total"] for h in data["hops"]]
     assert totals == sorted(totals, reverse=True)
+    assert near(
+        data["operations"][0]["critical_ns"],
+        {"p50": 300 * MS, "p95": 1000 * MS, "p99": 1000 * MS, "total": 2000 * MS},
+    )
     assert data["operations"][0] == {
         "service": "gateway",
         "operation": "charge",
-        "critical_ns": {"p50": 300 * MS, "p95": 1000 * MS, "p99": 1000 * MS, "total": 2000 * MS},
+        "critical_ns": data["operations"][0]["critical_ns"],
         "share": 2000 / 2950,
         "critical_in": 5,
         "exemplar_trace_id": f"{5:032x}",
@@ -191,7 +200,8 @@ def test_terminal_report_leads_with_the_slow_hop():
     text = aggregate_terminal.render(report(), width=110)
     lines = text.splitlines()
     assert lines[0] == "Endpoint checkout · 5 traces analysed"
-    assert lines[1] == "Latency p50 490.0 ms · p95 1.19 s · p99 1.19 s"
+    # p50 490 ms at ±1 %: the sketch's 487.7 ms
+    assert lines[1] == "Latency p50 487.7 ms · p95 1.19 s · p99 1.19 s (quantiles ±1%)"
     assert lines[3] == "Slow hops"
     assert lines[4].startswith("  ▲ checkout → gateway  CP p95 1.02 s (71.2%)")
     assert f"e.g. obskit analyze --trace-id {5:032x}" in text

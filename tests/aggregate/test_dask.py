@@ -1,0 +1,308 @@
+"""Aggregate mode on a Dask cluster (``--scheduler``): the same report as the local worker
+pool for the same traces -- identical ranking, counts, totals and exemplars; quantiles within
+the sketch's stated accuracy -- with a real scheduler and two workers, each a process of its
+own on loopback. Without --scheduler, Dask is not loaded at all."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+
+from obskit.aggregate.run import new_aggregator
+from obskit.aggregate.sample import Endpoint
+from obskit.aggregate.whatif import parse_what_if
+from obskit.collect import collect, collect_on_dask
+from obskit.sources.files import FileSource
+from obskit.sources.query import Query
+from tests.aggregate.quantiles import near
+from tests.aggregate.test_workers import write_corpus
+
+REPO = Path(__file__).resolve().parents[2]
+WHAT_IFS = (parse_what_if("payments-gateway=-30ms"),)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _env() -> dict[str, str]:
+    # the workers import this checkout's obskit (they unpickle its functions by name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSKIT_")}
+    return {**env, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
+
+
+@pytest.fixture(scope="module")
+def scheduler() -> Iterator[str]:
+    # the dask extra: the README's step 2 installs it; CI must not go green by skipping
+    if os.environ.get("CI") == "true":
+        import distributed
+    else:
+        distributed = pytest.importorskip("distributed", reason="pip install 'obskit[dask]'")
+    address = f"tcp://127.0.0.1:{_free_port()}"
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "distributed.cli.dask_scheduler",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                address.rsplit(":", 1)[1],
+                "--no-dashboard",
+            ],
+            env=_env(),
+            cwd=REPO,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    ]
+    try:
+        for _ in range(2):
+            processes.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "distributed.cli.dask_worker",
+                        address,
+                        "--host",
+                        "127.0.0.1",
+                        "--nthreads",
+                        "1",
+                        "--no-dashboard",
+                    ],
+                    env=_env(),
+                    cwd=REPO,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with distributed.Client(address, timeout="5s") as client:
+                    client.wait_for_workers(2, timeout=60)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture(scope="module")
+def jsonl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_corpus(tmp_path_factory.mktemp("dask") / "traces.jsonl")
+
+
+def _local(path: Path):
+    aggregator = new_aggregator(Endpoint("checkout"), what_ifs=WHAT_IFS)
+    collect(aggregator, FileSource(path), Query("checkout", None, 0, 0, None), workers=2)
+    return aggregator.report()
+
+
+def _on_dask(path: str, address: str, partition_traces: int | None = None):
+    aggregator = new_aggregator(Endpoint("checkout"), what_ifs=WHAT_IFS)
+    done: list[tuple[int, int | None]] = []
+    collect_on_dask(
+        aggregator,
+        FileSource(path),
+        Query("checkout", None, 0, 0, None),
+        scheduler=address,
+        progress=lambda n, total: done.append((n, total)),
+    )
+    return aggregator.report(), done
+
+
+@pytest.mark.slow
+def test_the_cluster_and_the_local_pool_give_the_same_report(
+    scheduler: str, jsonl: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from obskit import collect_dask
+
+    monkeypatch.setattr(collect_dask, "PARTITION_TRACES", 100)  # several partitions, a tree
+    local = _local(jsonl)
+    remote, progress = _on_dask(str(jsonl), scheduler)
+    assert len(progress) >= 4 and progress[-1][0] == progress[-1][1]
+    assert remote.to_dict() == local.to_dict()
+    assert remote == local  # the graph, the heat map and the folded stacks too
+    assert remote.traces == 697 and remote.traces_found == 698
+    # and both agree with the exact figures (in one process, no sketch merges)
+    exact = _exact(jsonl)
+    for hop in remote.hops:
+        spread, exemplar = exact[(hop.caller, hop.callee, hop.external)]
+        assert near(hop.critical_ns.to_dict(), spread)
+        assert hop.exemplar_trace_id == exemplar
+
+
+def _exact(path: Path) -> dict:
+    """Each hop's exact nearest-rank spread and exemplar (slowest, then smallest id)."""
+    from obskit.aggregate.sample import TraceSample, take
+    from obskit.aggregate.stats import summary
+
+    samples = [
+        s
+        for t in FileSource(str(path)).traces()
+        if isinstance(s := take(t, Endpoint("checkout"), None, WHAT_IFS, None), TraceSample)
+    ]
+    out = {}
+    for key in {k for s in samples for k in s.hops}:
+        values = [(s.hops[key], s.trace_id) for s in samples if key in s.hops]
+        ns = [v for v, _ in values]
+        exemplar = min(tid for v, tid in values if v == max(ns))
+        out[key] = ({**summary(ns), "total": sum(ns)}, exemplar)
+    return out
+
+
+@pytest.mark.slow
+def test_a_bad_line_is_counted_and_named_and_the_run_goes_on(scheduler: str, tmp_path: Path):
+    path = write_corpus(tmp_path / "bad.jsonl", bad_line=77)
+    report, _ = _on_dask(str(path), scheduler)
+    bad = next(w for w in report.warnings if w.code == "bad-trace")
+    assert bad.trace_ids == (f"{77:032x}",)
+    assert "line 77" in bad.message
+    assert report.traces == 696  # every trace but the bad one (and the one without checkout)
+
+
+@pytest.mark.slow
+def test_cli_with_the_scheduler_from_the_environment(scheduler: str, jsonl: Path):
+    args = ("analyze", "--service", "checkout", "--file", str(jsonl), "--format", "json")
+    local = subprocess.run(
+        [sys.executable, "-m", "obskit", *args, "--workers", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=_env(),
+        cwd=REPO,
+    )
+    remote = subprocess.run(
+        [sys.executable, "-m", "obskit", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_env(), "OBSKIT_DASK_SCHEDULER": scheduler},
+        cwd=REPO,
+    )
+    assert local.returncode == remote.returncode == 0, remote.stderr
+    assert remote.stdout == local.stdout
+    assert orjson.loads(remote.stdout)["quantile_accuracy"] == 0.01
+
+
+def test_without_dask_the_cli_says_how_to_install_it(tmp_path: Path, jsonl: Path):
+    # a Python where `import distributed` fails: a module of that name that raises
+    fake = tmp_path / "nodask"
+    fake.mkdir()
+    (fake / "distributed.py").write_text("raise ImportError('no dask here')\n")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "obskit",
+            "analyze",
+            "--service",
+            "checkout",
+            "--file",
+            str(jsonl),
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+        env={**_env(), "PYTHONPATH": f"{fake}{os.pathsep}{REPO}"},
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        "Error: --scheduler runs on Dask, which is not installed "
+        "(install it: pip install 'obskit[dask]')"
+    ]
+
+
+def test_the_cli_loads_no_dask_without_scheduler():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, obskit.cli, obskit.collect; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('dask', 'distributed')))",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=_env(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+def test_scheduler_needs_files(jsonl: Path):
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "obskit",
+            "analyze",
+            "--service",
+            "checkout",
+            "--file",
+            "-",
+            "--scheduler",
+            "tcp://127.0.0.1:9",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env=_env(),
+        input="",
+    )
+    assert done.returncode != 0
+    assert done.stderr.strip() == (
+        "Error: --scheduler reads --file paths or URLs (not stdin, not a backend)"
+    )
+
+
+@pytest.mark.slow
+def test_a_partition_that_keeps_failing_is_skipped_and_named(
+    scheduler: str, jsonl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from obskit import collect_dask
+
+    # the real partitions of the corpus, and one more whose file is gone when a worker reads it
+    gone = tmp_path / "gone.json"
+    real = collect_dask.partitions
+
+    def with_a_lost_file(path, **kwargs):
+        yield from real(path, **kwargs)
+        yield collect_dask.Partition(
+            str(gone), (collect_dask.LinesBatch(str(gone), [], {1: (0, 10, ())}, 500),)
+        )
+
+    monkeypatch.setattr(collect_dask, "partitions", with_a_lost_file)
+    report, _ = _on_dask(str(jsonl), scheduler)
+    skipped = next(w for w in report.warnings if w.code == "partition-skipped")
+    assert skipped.message.startswith("1 partition(s) failed on the workers after 2 retries")
+    assert str(gone) in skipped.message
+    assert report.traces == 697  # every other partition counted
