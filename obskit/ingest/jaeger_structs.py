@@ -24,7 +24,7 @@ import re
 from bisect import bisect_right
 from itertools import accumulate, compress, repeat
 from operator import add, attrgetter
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import orjson
@@ -33,6 +33,7 @@ from msgspec import Raw, Struct
 from obskit.ingest.assemble import TraceSet
 from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, Buffer, DeferredAttributes
 from obskit.ingest.jaeger_json import (
+    FIELD_TAGS,
     convert_process,
     read_logs,
     read_tags,
@@ -40,7 +41,7 @@ from obskit.ingest.jaeger_json import (
     without_fields,
 )
 from obskit.ingest.otlp_columns import _span_id_bytes, _Uncommon
-from obskit.ingest.values import KIND_BY_WORD, Bad, freeze, trace_id
+from obskit.ingest.values import INT64_MAX, INT64_MIN, KIND_BY_WORD, Bad, freeze, trace_id
 from obskit.model import Reference, RefType, Span, SpanKind, StatusCode
 from obskit.model.columns import ColumnChunk
 from obskit.model.span import EMPTY
@@ -303,11 +304,51 @@ def _one_span_attributes(text: Raw, span_id: str, error: bool) -> Any:
 
 
 class DeferredTags(DeferredAttributes, gc=False):
-    """A span's attributes from Jaeger's ``tags`` JSON text, decoded on first use by the careful
-    path's code: the field tags are dropped, and ``error=true`` when the status is ERROR."""
+    """A span's attributes from Jaeger's ``tags`` JSON text, decoded on first use (by msgspec
+    in the common case, else by the careful path's code): the field tags are dropped, and
+    ``error=true`` when the status is ERROR."""
 
     error_status: bool = False
 
     def _decode(self, text: Buffer) -> dict[str, Any]:
-        tags = read_tags(orjson.loads(memoryview(text)), "tags")
+        tags = _plain_tags(text)
+        if tags is None:
+            tags = read_tags(orjson.loads(memoryview(text)), "tags")
         return without_fields(tags, StatusCode.ERROR if self.error_status else StatusCode.UNSET)
+
+
+# The tags as Jaeger writes them, each value of its declared type: what read_tags gives them,
+# decoded without a dict per tag (the analysis reads the tags of every client and server span).
+class _StringTag(Struct, tag_field="type", tag="string", gc=False):
+    key: str
+    value: str
+
+
+class _BoolTag(Struct, tag_field="type", tag="bool", gc=False):
+    key: str
+    value: bool
+
+
+class _IntTag(Struct, tag_field="type", tag="int64", gc=False):
+    key: str
+    value: Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+
+
+class _FloatTag(Struct, tag_field="type", tag="float64", gc=False):
+    key: str
+    value: float  # an integer too, as float(), like read_tags
+
+
+_PLAIN_TAGS = msgspec.json.Decoder(list[_StringTag | _BoolTag | _IntTag | _FloatTag])
+
+
+def _plain_tags(text: Buffer) -> dict[str, Any] | None:
+    """The tags but the field tags, in the common case; None for anything else (another
+    type's spelling, a value as a string, null, bad JSON), which read_tags then reads or
+    names."""
+    try:
+        tags = _PLAIN_TAGS.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return None
+    # the field tags left out at once: without_fields then has no copy to make
+    return {tag.key: tag.value for tag in tags if tag.key not in FIELD_TAGS}
