@@ -41,7 +41,15 @@ from obskit.ingest.jaeger_json import (
     without_fields,
 )
 from obskit.ingest.otlp_columns import _span_id_bytes, _Uncommon
-from obskit.ingest.values import INT64_MAX, INT64_MIN, KIND_BY_WORD, Bad, freeze, trace_id
+from obskit.ingest.values import (
+    INT64_MAX,
+    INT64_MIN,
+    KIND_BY_WORD,
+    MAX_TIME_US,
+    Bad,
+    freeze,
+    trace_id,
+)
 from obskit.model import Reference, RefType, Span, SpanKind, StatusCode
 from obskit.model.columns import ColumnChunk
 from obskit.model.span import EMPTY
@@ -102,6 +110,12 @@ _CHILD_OF = RefType.CHILD_OF
 # The two field tags most spans have, as Jaeger writes them (values without escapes).
 _KIND_VALUE = re.compile(rb'\{"key":"span\.kind","type":"string","value":"([^"\\]*)"')
 _SCOPE_VALUE = re.compile(rb'\{"key":"otel\.scope\.name","type":"string","value":"([^"\\]*)"')
+# Both, one after the other (how obskit serve writes them), then the rest of the span's text up
+# to the NUL after it: no two matches in one span.
+_KIND_AND_SCOPE = re.compile(
+    rb'\{"key":"span\.kind","type":"string","value":"([^"\\]*)"\},'
+    rb'\{"key":"otel\.scope\.name","type":"string","value":"([^"\\]*)"\}[^\x00]*\x00'
+)
 _KIND_OF: dict[bytes, SpanKind] = {}
 _REF_TYPES, _REF_TRACE_IDS = attrgetter("refType"), attrgetter("traceID")
 _REF_SPAN_IDS = attrgetter("spanID")
@@ -153,11 +167,7 @@ def _convert(
     tids = _trace_ids(raw_tids)
     sids = list(map(_SPAN_IDS, items))
     id_hex = _span_id_bytes(sids)
-    starts_us, durations_us = list(map(_STARTS, items)), list(map(_DURATIONS, items))
-    if min(starts_us) < 0 or min(durations_us) < 0:
-        raise _Uncommon  # the careful path names the field
-    starts = [us * 1000 for us in starts_us]
-    ends = list(map(add, starts, [us * 1000 for us in durations_us]))
+    starts, ends = _times(list(map(_STARTS, items)), list(map(_DURATIONS, items)))
     shared: dict[str, str] = {}
     names = [shared.setdefault(name, name) for name in map(_NAMES, items)]
     refs, has_parent, parent_hex = _references(list(map(_REFERENCES, items)), raw_tids, tids)
@@ -166,7 +176,7 @@ def _convert(
     resources = [resource for _, resource in found]
     texts = list(map(_TAGS, items))
     found_fields = _Fields(texts)
-    kinds, codes, messages, scopes = _fields(found_fields, n)
+    kinds, codes, messages, scopes = _fields(found_fields, texts)
     attributes = _attributes(found_fields, texts, sids, codes)
     logs = list(map(_LOGS, items))
     events = [read_logs(log) if log else () for log in logs] if any(logs) else [()] * n
@@ -178,6 +188,23 @@ def _convert(
         )
     )  # fmt: skip
     return spans, columns
+
+
+def _times(starts_us: list[int], durations_us: list[int]) -> tuple[list[int], list[int]]:
+    """Start and end times in nanoseconds, a column at a time, when all are within what the
+    model holds (the careful path names any other)."""
+    import numpy as np  # here: the readers of small documents do without it
+
+    try:
+        starts, durations = np.array(starts_us, np.int64), np.array(durations_us, np.int64)
+    except OverflowError:
+        raise _Uncommon from None
+    if min(starts.min(), durations.min()) < 0 or max(starts.max(), durations.max()) > MAX_TIME_US:
+        raise _Uncommon
+    ends = starts + durations  # no overflow: each is at most MAX_TIME_US
+    if ends.max() > MAX_TIME_US:
+        raise _Uncommon
+    return (starts * 1000).tolist(), (ends * 1000).tolist()
 
 
 def _trace_ids(raw: list[str]) -> list[str]:
@@ -218,12 +245,34 @@ def _references(
 
 
 class _Fields:
-    """The field tags of a batch of spans, found in their tag texts joined (``joined``) and
-    each span's own (``pieces``), a whole batch per step."""
+    """The field tags of a batch of spans, found in their tag texts joined (``joined``, each
+    text followed by a NUL) and, when needed, each span's own (``pieces``), a whole batch per
+    step."""
 
     def __init__(self, texts: list[Raw]) -> None:
-        self.joined = b"\x00".join(texts)  # NUL cannot occur in JSON text: no match spans two
-        self.pieces = self.joined.split(b"\x00")
+        self.n = len(texts)
+        # NUL cannot occur in JSON text: no match spans two texts
+        self.joined = b"\x00".join(texts) + b"\x00"
+        self._pieces: list[bytes] | None = None
+
+    @property
+    def pieces(self) -> list[bytes]:
+        if self._pieces is None:
+            self._pieces = self.joined.split(b"\x00")[:-1]
+        return self._pieces
+
+    def kind_and_scope(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]] | None:
+        """The kind and scope values of every span, when each span's tags have these two one
+        after the other and mention neither anywhere else: one pass for both; None otherwise.
+        A match ends at a NUL, so n matches are one in each span's text."""
+        pairs = _KIND_AND_SCOPE.findall(self.joined)
+        n = self.n
+        if len(pairs) != n or not all(
+            self.joined.count(key) == n for key in (b'"span.kind"', b'"otel.scope.name"')
+        ):
+            return None
+        kinds, scopes = zip(*pairs, strict=True)
+        return kinds, scopes
 
     def values(self, key: bytes, pattern: re.Pattern[bytes]) -> tuple[list[int], list[bytes]]:
         """How often each span mentions ``key`` and the values of all its tags, in order
@@ -235,20 +284,21 @@ class _Fields:
             raise _Uncommon  # another form, or a string with escapes: the careful path
         return mentions, values
 
-    def mentioning(self, key: bytes) -> set[int]:
+    def mentioning(self, key: bytes, texts: list[Raw]) -> set[int]:
         """The spans whose tag text mentions ``key`` (anywhere): few, found one by one."""
         joined, spans = self.joined, set[int]()
         at = joined.find(key)
         if at == -1:
             return spans
-        starts = list(accumulate((len(piece) + 1 for piece in self.pieces), initial=0))
+        starts = list(accumulate(map(add, map(len, texts), repeat(1)), initial=0))
         while at != -1:
             spans.add(bisect_right(starts, at) - 1)
             at = joined.find(key, at + len(key))
         return spans
 
     def all_open_lists(self) -> bool:
-        return all(map(bytes.startswith, self.pieces, repeat(b"[")))
+        """Whether every text opens a list: the first, and each after a NUL."""
+        return self.joined[:1] == b"[" and self.joined.count(b"\x00[") == self.n - 1
 
 
 def _spread(mentions: list[int], values: list[Any], default: Any) -> list[Any]:
@@ -264,22 +314,28 @@ def _spread(mentions: list[int], values: list[Any], default: Any) -> list[Any]:
 
 
 def _fields(
-    found: _Fields, n: int
+    found: _Fields, texts: list[Raw]
 ) -> tuple[list[SpanKind], list[StatusCode], list[str], list[str]]:
     """Kind, status, status message and scope of each span. Kind and scope are read straight
     from their values; the few spans that mention a status or error tag get all four from the
     careful path's own decoding of their tags."""
-    mentions, words = found.values(b"span.kind", _KIND_VALUE)
+    n = len(texts)
+    pair = found.kind_and_scope()
+    if pair is not None:
+        words, names = pair
+        kind_mentions = scope_mentions = [1] * n
+    else:
+        kind_mentions, words = found.values(b"span.kind", _KIND_VALUE)  # type: ignore[assignment]
+        scope_mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)  # type: ignore[assignment]
     for word in set(words) - _KIND_OF.keys():
         _KIND_OF[word] = KIND_BY_WORD.get(word.decode().lower(), SpanKind.UNSPECIFIED)
-    kinds = _spread(mentions, list(map(_KIND_OF.__getitem__, words)), SpanKind.UNSPECIFIED)
-    mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)
-    texts = {name: name.decode() for name in set(names)}
-    scopes = _spread(mentions, list(map(texts.__getitem__, names)), "")
+    kinds = _spread(kind_mentions, list(map(_KIND_OF.__getitem__, words)), SpanKind.UNSPECIFIED)
+    decoded = {name: name.decode() for name in set(names)}
+    scopes = _spread(scope_mentions, list(map(decoded.__getitem__, names)), "")
     codes, messages = [StatusCode.UNSET] * n, [""] * n
-    rare = sorted(found.mentioning(b'"otel.status_') | found.mentioning(b'"error"'))
-    for i in rare:
-        tags = read_tags(orjson.loads(found.pieces[i]), "tags")
+    rare = found.mentioning(b'"otel.status_', texts) | found.mentioning(b'"error"', texts)
+    for i in sorted(rare):
+        tags = read_tags(orjson.loads(memoryview(texts[i])), "tags")
         kinds[i], codes[i], messages[i], scopes[i] = span_fields(tags)
     return kinds, codes, messages, scopes
 
