@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import accumulate, compress, repeat
-from operator import add, attrgetter
+from operator import add, attrgetter, itemgetter
 from typing import Annotated, Any
 
 import msgspec
@@ -119,6 +119,9 @@ _KIND_AND_SCOPE = re.compile(
 _KIND_OF: dict[bytes, SpanKind] = {}
 _REF_TYPES, _REF_TRACE_IDS = attrgetter("refType"), attrgetter("traceID")
 _REF_SPAN_IDS = attrgetter("spanID")
+_FIRST = itemgetter(0)
+# Up to this many roots in a batch are put in place one by one (each moves the ids after it).
+_FEW_ROOTS = 32
 
 
 def read_bytes(data: bytes, out: TraceSet) -> str | None:
@@ -222,17 +225,16 @@ def _references(
     parent, and the parent ids as 8 bytes each; checked for all spans at once."""
     has_parent = bytes(map(bool, raw))
     with_refs: list[list[_Reference]] = list(compress(raw, has_parent))  # type: ignore[arg-type]  # the empty ones are out
-    refs = [ref_list[0] for ref_list in with_refs]
+    refs = list(map(_FIRST, with_refs))
     if refs and (
-        any(len(ref_list) != 1 for ref_list in with_refs)
+        set(map(len, with_refs)) != {1}
         or set(map(_REF_TYPES, refs)) != {"CHILD_OF"}
         or list(map(_REF_TRACE_IDS, refs)) != list(compress(raw_tids, has_parent))
     ):
         raise _Uncommon
     parents = list(map(_REF_SPAN_IDS, refs))
     parent_hex = _span_id_bytes(parents) if parents else b""
-    found = iter(parents)
-    every = [next(found) if has else None for has in has_parent]
+    every = _with_roots(parents, has_parent)
     # all at once, as 1-tuples from zip; then the few roots get none
     references: list[tuple[Reference, ...]] = list(
         zip(map(Reference, repeat(_CHILD_OF), tids, every))  # type: ignore[arg-type]  # roots get () below
@@ -242,6 +244,20 @@ def _references(
         references[at] = ()
         at = has_parent.find(0, at + 1)
     return references, has_parent, parent_hex
+
+
+def _with_roots(parents: list[str], has_parent: bytes) -> list[str | None]:
+    """The parent id of each span, None for a root: the few roots put in their places."""
+    roots = len(has_parent) - len(parents)
+    if roots > _FEW_ROOTS:
+        found = iter(parents)
+        return [next(found) if has else None for has in has_parent]
+    every: list[str | None] = list(parents)
+    at = has_parent.find(0)
+    while at != -1:  # in order: the ones before each are in place already
+        every.insert(at, None)
+        at = has_parent.find(0, at + 1)
+    return every
 
 
 class _Fields:

@@ -127,6 +127,15 @@ def test_batches_read_alike(monkeypatch, trace: Trace) -> None:
     same_result(shapes(trace)[0], monkeypatch)
 
 
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(trace=traces())
+def test_many_roots_read_alike(monkeypatch, trace: Trace) -> None:
+    monkeypatch.setattr(structs, "_FEW_ROOTS", 0)  # the way for batches with many roots
+    same_result(shapes(trace)[0], monkeypatch)
+
+
 def common_trace(n: int = 50) -> Trace:
     """What the SDK's HTTP instrumentations send: CHILD_OF parents, kinds, scopes, errors."""
     rng = random.Random(n)
