@@ -119,7 +119,7 @@ _KIND_AND_SCOPE = re.compile(
 _KIND_OF: dict[bytes, SpanKind] = {}
 _REF_TYPES, _REF_TRACE_IDS = attrgetter("refType"), attrgetter("traceID")
 _REF_SPAN_IDS = attrgetter("spanID")
-_FIRST = itemgetter(0)
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
 # Up to this many roots in a batch are put in place one by one (each moves the ids after it).
 _FEW_ROOTS = 32
 
@@ -172,11 +172,11 @@ def _convert(
     id_hex = _span_id_bytes(sids)
     starts, ends = _times(list(map(_STARTS, items)), list(map(_DURATIONS, items)))
     shared: dict[str, str] = {}
-    names = [shared.setdefault(name, name) for name in map(_NAMES, items)]
+    raw_names = list(map(_NAMES, items))
+    names = list(map(shared.setdefault, raw_names, raw_names))  # one string per distinct name
     refs, has_parent, parent_hex = _references(list(map(_REFERENCES, items)), raw_tids, tids)
     found = list(map(processes.__getitem__, map(_PROCESS_IDS, items)))  # KeyError, TypeError
-    services = [service for service, _ in found]
-    resources = [resource for _, resource in found]
+    services, resources = list(map(_FIRST, found)), list(map(_SECOND, found))
     texts = list(map(_TAGS, items))
     found_fields = _Fields(texts)
     kinds, codes, messages, scopes = _fields(found_fields, texts)
