@@ -24,7 +24,7 @@ import re
 from bisect import bisect_right
 from itertools import accumulate, compress, repeat
 from operator import add, attrgetter, itemgetter
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -56,7 +56,7 @@ from obskit.model.span import EMPTY
 
 
 class _Reference(Struct, gc=False):
-    refType: str
+    refType: Literal["CHILD_OF", "FOLLOWS_FROM"]  # shared strings, not one per span
     traceID: str
     spanID: str
 
