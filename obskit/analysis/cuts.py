@@ -55,8 +55,11 @@ class Landscape:
         spans = trace.spans
         by_id = {s.span_id: s for s in spans}
         answered: set[str] = set()
+        clients: list[Span] = []  # gathered on the way: a second pass over all spans costs more
         for span in spans:
             if span.kind not in CALLEE_KINDS:
+                if span.kind is SpanKind.CLIENT:
+                    clients.append(span)
                 continue
             own = server_address(span.attributes) if span.kind is SpanKind.SERVER else None
             if own:
@@ -71,8 +74,8 @@ class Landscape:
             target = call_target(call)
             if target:
                 self._target_map(call).setdefault(target, span.service)
-        for span in spans:
-            if span.kind is SpanKind.CLIENT and span.span_id not in answered:
+        for span in clients:
+            if span.span_id not in answered:
                 target = call_target(span)
                 if target:
                     entry = (span.start_ns, span.end_ns, span.service, span.span_id)
@@ -81,8 +84,9 @@ class Landscape:
     def _target_map(self, call: Span) -> dict[str, str]:
         return self.queues if call.kind is SpanKind.PRODUCER else self.addresses
 
-    def callee_of(self, call: Span) -> str | None:
-        target = call_target(call)
+    def callee_of(self, call: Span, target: str | None = None) -> str | None:
+        """The instrumented service ``call`` reached (at ``target``, if already known)."""
+        target = target or call_target(call)
         return self._target_map(call).get(target) if target else None
 
     def caller_of(self, span: Span) -> tuple[str, str] | None:
@@ -106,9 +110,10 @@ def cut_warnings(
     warnings = []
     for k, h in enumerate(hops.positions):
         if hops.external[k]:
-            callee = landscape.callee_of(spans[h])
+            target = call_target(spans[h])  # once: it is read from the span's attributes
+            callee = landscape.callee_of(spans[h], target) if target else None
             if callee is not None:
-                warnings.append(_cut_call(spans[h], callee))
+                warnings.append(_cut_call(spans[h], callee, target))
     for r in sorted(tree.roots):
         span = spans[r]
         if span.kind in CALLEE_KINDS and not span.references:
@@ -118,8 +123,7 @@ def cut_warnings(
     return warnings
 
 
-def _cut_call(call: Span, callee: str) -> TraceWarning:
-    where = call_target(call)
+def _cut_call(call: Span, callee: str, where: str | None) -> TraceWarning:
     return TraceWarning(
         "cut-call",
         f"trace looks cut: {call.service}'s call {call.name!r} ({call.span_id}) to {where} "

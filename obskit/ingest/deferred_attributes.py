@@ -65,14 +65,19 @@ class DeferredAttributes(Struct, gc=False):
             items = key_values(orjson.loads(memoryview(text)), "attributes")
         return items
 
+    # The three lookups skip the call to _items once decoded: the analysis makes hundreds of
+    # thousands of them on a big trace.
     def __getitem__(self, key: str) -> Any:
-        return self._items()[key]
+        items = self.decoded
+        return (self._items() if items is None else items)[key]
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._items().get(key, default)
+        items = self.decoded
+        return (self._items() if items is None else items).get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._items()
+        items = self.decoded
+        return key in (self._items() if items is None else items)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items())

@@ -41,7 +41,7 @@ from obskit.ingest.values import (
 from obskit.model import Event, Reference, RefType, Span, SpanKind, StatusCode, TraceWarning
 
 # Tags that become span fields and so leave the attributes.
-_FIELD_TAGS = frozenset(
+FIELD_TAGS = frozenset(
     {"span.kind", "otel.status_code", "otel.status_description", "otel.scope.name"}
 )
 
@@ -195,8 +195,8 @@ def span_fields(tags: Mapping[str, Any]) -> tuple[SpanKind, StatusCode, str, str
 def without_fields(tags: dict[str, Any], status: StatusCode) -> dict[str, Any]:
     """The tags left once those that became span fields are gone (``error=true`` too, when
     the status says it)."""
-    if _FIELD_TAGS.intersection(tags) or status is StatusCode.ERROR:
-        tags = {k: v for k, v in tags.items() if k not in _FIELD_TAGS}
+    if FIELD_TAGS.intersection(tags) or status is StatusCode.ERROR:
+        tags = {k: v for k, v in tags.items() if k not in FIELD_TAGS}
         if status is StatusCode.ERROR and tags.get("error") is True:
             del tags["error"]
     return tags

@@ -23,8 +23,8 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from itertools import accumulate, compress, repeat
-from operator import add, attrgetter
-from typing import Any
+from operator import add, attrgetter, itemgetter
+from typing import Annotated, Any, Literal
 
 import msgspec
 import orjson
@@ -33,6 +33,7 @@ from msgspec import Raw, Struct
 from obskit.ingest.assemble import TraceSet
 from obskit.ingest.deferred_attributes import OPEN_LIST, SHORT_TEXT, Buffer, DeferredAttributes
 from obskit.ingest.jaeger_json import (
+    FIELD_TAGS,
     convert_process,
     read_logs,
     read_tags,
@@ -40,14 +41,22 @@ from obskit.ingest.jaeger_json import (
     without_fields,
 )
 from obskit.ingest.otlp_columns import _span_id_bytes, _Uncommon
-from obskit.ingest.values import KIND_BY_WORD, Bad, freeze, trace_id
+from obskit.ingest.values import (
+    INT64_MAX,
+    INT64_MIN,
+    KIND_BY_WORD,
+    MAX_TIME_US,
+    Bad,
+    freeze,
+    trace_id,
+)
 from obskit.model import Reference, RefType, Span, SpanKind, StatusCode
 from obskit.model.columns import ColumnChunk
 from obskit.model.span import EMPTY
 
 
 class _Reference(Struct, gc=False):
-    refType: str
+    refType: Literal["CHILD_OF", "FOLLOWS_FROM"]  # shared strings, not one per span
     traceID: str
     spanID: str
 
@@ -101,9 +110,18 @@ _CHILD_OF = RefType.CHILD_OF
 # The two field tags most spans have, as Jaeger writes them (values without escapes).
 _KIND_VALUE = re.compile(rb'\{"key":"span\.kind","type":"string","value":"([^"\\]*)"')
 _SCOPE_VALUE = re.compile(rb'\{"key":"otel\.scope\.name","type":"string","value":"([^"\\]*)"')
+# Both, one after the other (how obskit serve writes them), then the rest of the span's text up
+# to the NUL after it: no two matches in one span.
+_KIND_AND_SCOPE = re.compile(
+    rb'\{"key":"span\.kind","type":"string","value":"([^"\\]*)"\},'
+    rb'\{"key":"otel\.scope\.name","type":"string","value":"([^"\\]*)"\}[^\x00]*\x00'
+)
 _KIND_OF: dict[bytes, SpanKind] = {}
 _REF_TYPES, _REF_TRACE_IDS = attrgetter("refType"), attrgetter("traceID")
 _REF_SPAN_IDS = attrgetter("spanID")
+_FIRST, _SECOND = itemgetter(0), itemgetter(1)
+# Up to this many roots in a batch are put in place one by one (each moves the ids after it).
+_FEW_ROOTS = 32
 
 
 def read_bytes(data: bytes, out: TraceSet) -> str | None:
@@ -152,20 +170,16 @@ def _convert(
     tids = _trace_ids(raw_tids)
     sids = list(map(_SPAN_IDS, items))
     id_hex = _span_id_bytes(sids)
-    starts_us, durations_us = list(map(_STARTS, items)), list(map(_DURATIONS, items))
-    if min(starts_us) < 0 or min(durations_us) < 0:
-        raise _Uncommon  # the careful path names the field
-    starts = [us * 1000 for us in starts_us]
-    ends = list(map(add, starts, [us * 1000 for us in durations_us]))
+    starts, ends = _times(list(map(_STARTS, items)), list(map(_DURATIONS, items)))
     shared: dict[str, str] = {}
-    names = [shared.setdefault(name, name) for name in map(_NAMES, items)]
+    raw_names = list(map(_NAMES, items))
+    names = list(map(shared.setdefault, raw_names, raw_names))  # one string per distinct name
     refs, has_parent, parent_hex = _references(list(map(_REFERENCES, items)), raw_tids, tids)
     found = list(map(processes.__getitem__, map(_PROCESS_IDS, items)))  # KeyError, TypeError
-    services = [service for service, _ in found]
-    resources = [resource for _, resource in found]
+    services, resources = list(map(_FIRST, found)), list(map(_SECOND, found))
     texts = list(map(_TAGS, items))
     found_fields = _Fields(texts)
-    kinds, codes, messages, scopes = _fields(found_fields, n)
+    kinds, codes, messages, scopes = _fields(found_fields, texts)
     attributes = _attributes(found_fields, texts, sids, codes)
     logs = list(map(_LOGS, items))
     events = [read_logs(log) if log else () for log in logs] if any(logs) else [()] * n
@@ -177,6 +191,23 @@ def _convert(
         )
     )  # fmt: skip
     return spans, columns
+
+
+def _times(starts_us: list[int], durations_us: list[int]) -> tuple[list[int], list[int]]:
+    """Start and end times in nanoseconds, a column at a time, when all are within what the
+    model holds (the careful path names any other)."""
+    import numpy as np  # here: the readers of small documents do without it
+
+    try:
+        starts, durations = np.array(starts_us, np.int64), np.array(durations_us, np.int64)
+    except OverflowError:
+        raise _Uncommon from None
+    if min(starts.min(), durations.min()) < 0 or max(starts.max(), durations.max()) > MAX_TIME_US:
+        raise _Uncommon
+    ends = starts + durations  # no overflow: each is at most MAX_TIME_US
+    if ends.max() > MAX_TIME_US:
+        raise _Uncommon
+    return (starts * 1000).tolist(), (ends * 1000).tolist()
 
 
 def _trace_ids(raw: list[str]) -> list[str]:
@@ -194,17 +225,16 @@ def _references(
     parent, and the parent ids as 8 bytes each; checked for all spans at once."""
     has_parent = bytes(map(bool, raw))
     with_refs: list[list[_Reference]] = list(compress(raw, has_parent))  # type: ignore[arg-type]  # the empty ones are out
-    refs = [ref_list[0] for ref_list in with_refs]
+    refs = list(map(_FIRST, with_refs))
     if refs and (
-        any(len(ref_list) != 1 for ref_list in with_refs)
+        set(map(len, with_refs)) != {1}
         or set(map(_REF_TYPES, refs)) != {"CHILD_OF"}
         or list(map(_REF_TRACE_IDS, refs)) != list(compress(raw_tids, has_parent))
     ):
         raise _Uncommon
     parents = list(map(_REF_SPAN_IDS, refs))
     parent_hex = _span_id_bytes(parents) if parents else b""
-    found = iter(parents)
-    every = [next(found) if has else None for has in has_parent]
+    every = _with_roots(parents, has_parent)
     # all at once, as 1-tuples from zip; then the few roots get none
     references: list[tuple[Reference, ...]] = list(
         zip(map(Reference, repeat(_CHILD_OF), tids, every))  # type: ignore[arg-type]  # roots get () below
@@ -216,13 +246,49 @@ def _references(
     return references, has_parent, parent_hex
 
 
+def _with_roots(parents: list[str], has_parent: bytes) -> list[str | None]:
+    """The parent id of each span, None for a root: the few roots put in their places."""
+    roots = len(has_parent) - len(parents)
+    if roots > _FEW_ROOTS:
+        found = iter(parents)
+        return [next(found) if has else None for has in has_parent]
+    every: list[str | None] = list(parents)
+    at = has_parent.find(0)
+    while at != -1:  # in order: the ones before each are in place already
+        every.insert(at, None)
+        at = has_parent.find(0, at + 1)
+    return every
+
+
 class _Fields:
-    """The field tags of a batch of spans, found in their tag texts joined (``joined``) and
-    each span's own (``pieces``), a whole batch per step."""
+    """The field tags of a batch of spans, found in their tag texts joined (``joined``, each
+    text followed by a NUL) and, when needed, each span's own (``pieces``), a whole batch per
+    step."""
 
     def __init__(self, texts: list[Raw]) -> None:
-        self.joined = b"\x00".join(texts)  # NUL cannot occur in JSON text: no match spans two
-        self.pieces = self.joined.split(b"\x00")
+        self.n = len(texts)
+        # NUL cannot occur in JSON text: no match spans two texts
+        self.joined = b"\x00".join(texts) + b"\x00"
+        self._pieces: list[bytes] | None = None
+
+    @property
+    def pieces(self) -> list[bytes]:
+        if self._pieces is None:
+            self._pieces = self.joined.split(b"\x00")[:-1]
+        return self._pieces
+
+    def kind_and_scope(self) -> tuple[tuple[bytes, ...], tuple[bytes, ...]] | None:
+        """The kind and scope values of every span, when each span's tags have these two one
+        after the other and mention neither anywhere else: one pass for both; None otherwise.
+        A match ends at a NUL, so n matches are one in each span's text."""
+        pairs = _KIND_AND_SCOPE.findall(self.joined)
+        n = self.n
+        if len(pairs) != n or not all(
+            self.joined.count(key) == n for key in (b'"span.kind"', b'"otel.scope.name"')
+        ):
+            return None
+        kinds, scopes = zip(*pairs, strict=True)
+        return kinds, scopes
 
     def values(self, key: bytes, pattern: re.Pattern[bytes]) -> tuple[list[int], list[bytes]]:
         """How often each span mentions ``key`` and the values of all its tags, in order
@@ -234,20 +300,21 @@ class _Fields:
             raise _Uncommon  # another form, or a string with escapes: the careful path
         return mentions, values
 
-    def mentioning(self, key: bytes) -> set[int]:
+    def mentioning(self, key: bytes, texts: list[Raw]) -> set[int]:
         """The spans whose tag text mentions ``key`` (anywhere): few, found one by one."""
         joined, spans = self.joined, set[int]()
         at = joined.find(key)
         if at == -1:
             return spans
-        starts = list(accumulate((len(piece) + 1 for piece in self.pieces), initial=0))
+        starts = list(accumulate(map(add, map(len, texts), repeat(1)), initial=0))
         while at != -1:
             spans.add(bisect_right(starts, at) - 1)
             at = joined.find(key, at + len(key))
         return spans
 
     def all_open_lists(self) -> bool:
-        return all(map(bytes.startswith, self.pieces, repeat(b"[")))
+        """Whether every text opens a list: the first, and each after a NUL."""
+        return self.joined[:1] == b"[" and self.joined.count(b"\x00[") == self.n - 1
 
 
 def _spread(mentions: list[int], values: list[Any], default: Any) -> list[Any]:
@@ -263,22 +330,28 @@ def _spread(mentions: list[int], values: list[Any], default: Any) -> list[Any]:
 
 
 def _fields(
-    found: _Fields, n: int
+    found: _Fields, texts: list[Raw]
 ) -> tuple[list[SpanKind], list[StatusCode], list[str], list[str]]:
     """Kind, status, status message and scope of each span. Kind and scope are read straight
     from their values; the few spans that mention a status or error tag get all four from the
     careful path's own decoding of their tags."""
-    mentions, words = found.values(b"span.kind", _KIND_VALUE)
+    n = len(texts)
+    pair = found.kind_and_scope()
+    if pair is not None:
+        words, names = pair
+        kind_mentions = scope_mentions = [1] * n
+    else:
+        kind_mentions, words = found.values(b"span.kind", _KIND_VALUE)  # type: ignore[assignment]
+        scope_mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)  # type: ignore[assignment]
     for word in set(words) - _KIND_OF.keys():
         _KIND_OF[word] = KIND_BY_WORD.get(word.decode().lower(), SpanKind.UNSPECIFIED)
-    kinds = _spread(mentions, list(map(_KIND_OF.__getitem__, words)), SpanKind.UNSPECIFIED)
-    mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)
-    texts = {name: name.decode() for name in set(names)}
-    scopes = _spread(mentions, list(map(texts.__getitem__, names)), "")
+    kinds = _spread(kind_mentions, list(map(_KIND_OF.__getitem__, words)), SpanKind.UNSPECIFIED)
+    decoded = {name: name.decode() for name in set(names)}
+    scopes = _spread(scope_mentions, list(map(decoded.__getitem__, names)), "")
     codes, messages = [StatusCode.UNSET] * n, [""] * n
-    rare = sorted(found.mentioning(b'"otel.status_') | found.mentioning(b'"error"'))
-    for i in rare:
-        tags = read_tags(orjson.loads(found.pieces[i]), "tags")
+    rare = found.mentioning(b'"otel.status_', texts) | found.mentioning(b'"error"', texts)
+    for i in sorted(rare):
+        tags = read_tags(orjson.loads(memoryview(texts[i])), "tags")
         kinds[i], codes[i], messages[i], scopes[i] = span_fields(tags)
     return kinds, codes, messages, scopes
 
@@ -303,11 +376,51 @@ def _one_span_attributes(text: Raw, span_id: str, error: bool) -> Any:
 
 
 class DeferredTags(DeferredAttributes, gc=False):
-    """A span's attributes from Jaeger's ``tags`` JSON text, decoded on first use by the careful
-    path's code: the field tags are dropped, and ``error=true`` when the status is ERROR."""
+    """A span's attributes from Jaeger's ``tags`` JSON text, decoded on first use (by msgspec
+    in the common case, else by the careful path's code): the field tags are dropped, and
+    ``error=true`` when the status is ERROR."""
 
     error_status: bool = False
 
     def _decode(self, text: Buffer) -> dict[str, Any]:
-        tags = read_tags(orjson.loads(memoryview(text)), "tags")
+        tags = _plain_tags(text)
+        if tags is None:
+            tags = read_tags(orjson.loads(memoryview(text)), "tags")
         return without_fields(tags, StatusCode.ERROR if self.error_status else StatusCode.UNSET)
+
+
+# The tags as Jaeger writes them, each value of its declared type: what read_tags gives them,
+# decoded without a dict per tag (the analysis reads the tags of every client and server span).
+class _StringTag(Struct, tag_field="type", tag="string", gc=False):
+    key: str
+    value: str
+
+
+class _BoolTag(Struct, tag_field="type", tag="bool", gc=False):
+    key: str
+    value: bool
+
+
+class _IntTag(Struct, tag_field="type", tag="int64", gc=False):
+    key: str
+    value: Annotated[int, msgspec.Meta(ge=INT64_MIN, le=INT64_MAX)]
+
+
+class _FloatTag(Struct, tag_field="type", tag="float64", gc=False):
+    key: str
+    value: float  # an integer too, as float(), like read_tags
+
+
+_PLAIN_TAGS = msgspec.json.Decoder(list[_StringTag | _BoolTag | _IntTag | _FloatTag])
+
+
+def _plain_tags(text: Buffer) -> dict[str, Any] | None:
+    """The tags but the field tags, in the common case; None for anything else (another
+    type's spelling, a value as a string, null, bad JSON), which read_tags then reads or
+    names."""
+    try:
+        tags = _PLAIN_TAGS.decode(text)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+        return None
+    # the field tags left out at once: without_fields then has no copy to make
+    return {tag.key: tag.value for tag in tags if tag.key not in FIELD_TAGS}

@@ -127,6 +127,15 @@ def test_batches_read_alike(monkeypatch, trace: Trace) -> None:
     same_result(shapes(trace)[0], monkeypatch)
 
 
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(trace=traces())
+def test_many_roots_read_alike(monkeypatch, trace: Trace) -> None:
+    monkeypatch.setattr(structs, "_FEW_ROOTS", 0)  # the way for batches with many roots
+    same_result(shapes(trace)[0], monkeypatch)
+
+
 def common_trace(n: int = 50) -> Trace:
     """What the SDK's HTTP instrumentations send: CHILD_OF parents, kinds, scopes, errors."""
     rng = random.Random(n)
@@ -210,6 +219,19 @@ UNCOMMON = {
     "time as a string": lambda d: d["spans"][3].update(startTime=str(d["spans"][3]["startTime"])),
     "tags null": lambda d: d["spans"][3].update(tags=None),
     "no tags key": lambda d: d["spans"][3].pop("tags"),
+    "a tag between kind and scope": lambda d: d["spans"][2]["tags"].insert(
+        -1, {"key": "note", "type": "string", "value": "x"}
+    ),
+    "scope before kind": lambda d: d["spans"][2]["tags"].reverse(),
+    "an int64 tag as a string": lambda d: d["spans"][3]["tags"].append(
+        {"key": "big", "type": "int64", "value": "12345678901234567"}
+    ),
+    "a tag type in capitals": lambda d: d["spans"][3]["tags"].append(
+        {"key": "word", "type": "STRING", "value": "x"}
+    ),
+    "a float64 tag as an integer": lambda d: d["spans"][3]["tags"].append(
+        {"key": "ratio", "type": "float64", "value": 3}
+    ),
     "logs": lambda d: d["spans"][3].update(
         logs=[{"timestamp": 1, "fields": [{"key": "event", "type": "string", "value": "x"}]}]
     ),
@@ -217,6 +239,8 @@ UNCOMMON = {
 BAD = {
     "a time that is not a number": lambda d: d["spans"][3].update(startTime="soon"),
     "negative duration": lambda d: d["spans"][3].update(duration=-1),
+    "a start past 2262": lambda d: d["spans"][3].update(startTime=10**19),
+    "an end past 2262": lambda d: d["spans"][3].update(startTime=2**63 // 1000, duration=10),
     "unknown process": lambda d: d["spans"][3].update(processID="p99"),
     "all-zero span id": lambda d: d["spans"][3].update(spanID="0" * 16),
     "tags not a list": lambda d: d["spans"][3].update(tags="span.kind"),
