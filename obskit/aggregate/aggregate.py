@@ -368,7 +368,7 @@ class Aggregator:
                 before is None
                 and spread.p50 >= max(1, TAIL_FLOOR * endpoint_p95)
                 # in a tenth of the traces at least: one trace that lost a span is no fault
-                and series.critical_in >= NEW_HOP_SHARE * len(self.trace_ids)
+                and series.critical_in >= NEW_HOP_SHARE * self.traces
             ):
                 # a hop the other window never waited on: a new dependency on the path
                 # (a cache that stopped answering, a pool that makes requests queue)
