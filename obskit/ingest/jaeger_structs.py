@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
+from collections.abc import Sequence
 from itertools import accumulate, compress, repeat
 from operator import add, attrgetter, itemgetter
 from typing import Annotated, Any, Literal
@@ -336,13 +337,17 @@ def _fields(
     from their values; the few spans that mention a status or error tag get all four from the
     careful path's own decoding of their tags."""
     n = len(texts)
+    words: Sequence[bytes]
+    names: Sequence[bytes]
+    kind_mentions: Sequence[int]
+    scope_mentions: Sequence[int]
     pair = found.kind_and_scope()
     if pair is not None:
         words, names = pair
         kind_mentions = scope_mentions = [1] * n
     else:
-        kind_mentions, words = found.values(b"span.kind", _KIND_VALUE)  # type: ignore[assignment]
-        scope_mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)  # type: ignore[assignment]
+        kind_mentions, words = found.values(b"span.kind", _KIND_VALUE)
+        scope_mentions, names = found.values(b"otel.scope.name", _SCOPE_VALUE)
     for word in set(words) - _KIND_OF.keys():
         _KIND_OF[word] = KIND_BY_WORD.get(word.decode().lower(), SpanKind.UNSPECIFIED)
     kinds = _spread(kind_mentions, list(map(_KIND_OF.__getitem__, words)), SpanKind.UNSPECIFIED)

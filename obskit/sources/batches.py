@@ -12,7 +12,7 @@ stops early, the lines still held for traces not yet cut.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -59,23 +59,31 @@ class LinesBatch:
     lines: dict[int, Where]
     window: int
 
+    def _conversions(self) -> Iterator[tuple[int, dict[str, Trace] | InputError | None]]:
+        """Each line's traces by id, in line order: None where the line holds other trace ids
+        than were read ahead, the reader's error where it rejects the line. Lazily, so a
+        read that stops at a bad line converts nothing after it."""
+        with open_file(Path(self.path)) as stream:
+            fd = stream.fileno()
+            for number in sorted(self.lines):
+                try:
+                    yield number, convert_at(fd, number, self.lines[number])
+                except InputError as err:
+                    yield number, err
+
     def read(self, record: Callable[[Trace], None]) -> BatchEnd:
         """Convert the lines (every one, so the first bad line is found), then record each
         piece's trace in order, up to the first piece that needs a line not converted."""
         end = BatchEnd()
         converted: dict[int, dict[str, Trace]] = {}
-        with open_file(Path(self.path)) as stream:
-            fd = stream.fileno()
-            for number in sorted(self.lines):
-                try:
-                    by_id = convert_at(fd, number, self.lines[number])
-                except InputError as err:
-                    end.bad = (number, str(err))
-                    break  # the reader stops here: later lines do not matter
-                if by_id is None:
-                    end.mismatch = True
-                    return end
-                converted[number] = by_id
+        for number, by_id in self._conversions():
+            if isinstance(by_id, InputError):
+                end.bad = (number, str(by_id))
+                break  # the reader stops here: later lines do not matter
+            if by_id is None:
+                end.mismatch = True
+                return end
+            converted[number] = by_id
         for trace_id, numbers, split in self.pieces:
             if not all(n in converted for n in numbers):
                 break  # pieces from here on come after the bad line
@@ -89,17 +97,12 @@ class LinesBatch:
         traces the same way."""
         rejected = Rejected()
         converted: dict[int, dict[str, Trace]] = {}
-        with open_file(Path(self.path)) as stream:
-            fd = stream.fileno()
-            for number in sorted(self.lines):
-                try:
-                    by_id = convert_at(fd, number, self.lines[number])
-                except InputError as err:
-                    rejected.note(f"{self.path}: {err}")
-                    continue
-                if by_id is None:
-                    rejected.note(f"{self.path}: line {number}: not the trace ids read ahead")
-                    continue
+        for number, by_id in self._conversions():
+            if isinstance(by_id, InputError):
+                rejected.note(f"{self.path}: {by_id}")
+            elif by_id is None:
+                rejected.note(f"{self.path}: line {number}: not the trace ids read ahead")
+            else:
                 converted[number] = by_id
         for trace_id, numbers, split in self.pieces:
             if all(n in converted for n in numbers):

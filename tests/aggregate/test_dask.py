@@ -41,6 +41,17 @@ def _env() -> dict[str, str]:
     return {**env, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
 
 
+def _obskit(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: int = 300
+) -> subprocess.CompletedProcess[str]:
+    """``python -m obskit ARGS`` from the checkout, as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "obskit", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=REPO,
+        env=env or _env(), input=stdin,
+    )  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
     # the dask extra: the README's step 2 installs it; CI must not go green by skipping
@@ -187,22 +198,8 @@ def test_a_bad_line_is_counted_and_named_and_the_run_goes_on(scheduler: str, tmp
 @pytest.mark.slow
 def test_cli_with_the_scheduler_from_the_environment(scheduler: str, jsonl: Path):
     args = ("analyze", "--service", "checkout", "--file", str(jsonl), "--format", "json")
-    local = subprocess.run(
-        [sys.executable, "-m", "obskit", *args, "--workers", "2"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=_env(),
-        cwd=REPO,
-    )
-    remote = subprocess.run(
-        [sys.executable, "-m", "obskit", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_env(), "OBSKIT_DASK_SCHEDULER": scheduler},
-        cwd=REPO,
-    )
+    local = _obskit(*args, "--workers", "2")
+    remote = _obskit(*args, env={**_env(), "OBSKIT_DASK_SCHEDULER": scheduler})
     assert local.returncode == remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
     assert orjson.loads(remote.stdout)["quantile_accuracy"] == 0.01
@@ -213,25 +210,10 @@ def test_without_dask_the_cli_says_how_to_install_it(tmp_path: Path, jsonl: Path
     fake = tmp_path / "nodask"
     fake.mkdir()
     (fake / "distributed.py").write_text("raise ImportError('no dask here')\n")
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "obskit",
-            "analyze",
-            "--service",
-            "checkout",
-            "--file",
-            str(jsonl),
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-        env={**_env(), "PYTHONPATH": f"{fake}{os.pathsep}{REPO}"},
-    )
+    done = _obskit(
+        "analyze", "--service", "checkout", "--file", str(jsonl), "--scheduler", "tcp://127.0.0.1:9",
+        env={**_env(), "PYTHONPATH": f"{fake}{os.pathsep}{REPO}"}, timeout=120,
+    )  # fmt: skip
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
         "Error: --scheduler runs on Dask, which is not installed "
@@ -258,26 +240,10 @@ def test_the_cli_loads_no_dask_without_scheduler():
 
 
 def test_scheduler_needs_files(jsonl: Path):
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "obskit",
-            "analyze",
-            "--service",
-            "checkout",
-            "--file",
-            "-",
-            "--scheduler",
-            "tcp://127.0.0.1:9",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env=_env(),
-        input="",
-    )
+    done = _obskit(
+        "analyze", "--service", "checkout", "--file", "-", "--scheduler", "tcp://127.0.0.1:9",
+        stdin="", timeout=60,
+    )  # fmt: skip
     assert done.returncode != 0
     assert done.stderr.strip() == (
         "Error: --scheduler reads --file paths or URLs (not stdin, not a backend)"
