@@ -28,6 +28,7 @@ def test_demo_spec_loads() -> None:
         "mailer",
     ]
     assert spec.external[0].name == "payments-gateway"
+    assert [s.name for s in spec.services if not s.http] == ["mailer"]
     assert spec.latency_thresholds_ms == [100, 300, 500, 1000]
 
 
@@ -68,6 +69,26 @@ def test_demo_spec_loads() -> None:
         (
             minimal(external=[{"name": "gw", "host": "bad host"}]),
             "external[0].host: must be a host name like api.example.com, got 'bad host'",
+        ),
+        (
+            minimal(services=[{"name": "a", "port": 1, "metrics_port": 2, "http": "no"}]),
+            "services[0].http: must be true or false; got 'no'",
+        ),
+        (
+            minimal(
+                services=[
+                    {"name": "a", "port": 1, "metrics_port": 2},
+                    {"name": "w", "port": 3, "metrics_port": 4, "http": False,
+                     "slo": {"availability": 99.9}},
+                ]
+            ),  # fmt: skip
+            "services[1].slo: a service with `http: false` serves no requests for an SLO to "
+            "measure; remove `slo` or `http: false`",
+        ),
+        (
+            minimal(services=[{"name": "w", "port": 1, "metrics_port": 2, "http": False}]),
+            "services: every service has `http: false`; obskit follows requests, so at least "
+            "one service must serve HTTP",
         ),
     ],
 )

@@ -171,7 +171,7 @@ def red_tests(spec: Spec) -> dict[str, Any]:
     100 ms, the other half up to 250 ms."""
     until = 600
     series = []
-    for service in spec.services:
+    for service in spec.http_services:
         base = {**service_labels(service), "instance": _instance(service)}
         for status, share in (("200", 0.9), ("500", 0.1)):
             labels = {**base, v.ROUTE: ROUTE, v.METHOD: "GET", v.STATUS: status}
@@ -200,7 +200,7 @@ def red_tests(spec: Spec) -> dict[str, Any]:
             "eval_time": "5m",
             "exp_samples": [
                 {"labels": selector(shown, {"service": s.name, **extra}), "value": value}
-                for s in spec.services
+                for s in spec.http_services
             ],
         }
 

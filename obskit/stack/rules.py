@@ -222,7 +222,7 @@ def red_group(spec: Spec) -> dict[str, Any]:
     by_route = f"{v.ROUTE}, {v.METHOD}"
     window = duration(RATE_WINDOW)
     errors_matcher = f"{v.STATUS}=~{quote(ERROR_STATUS)}"
-    for service in spec.services:
+    for service in spec.http_services:
         name = service.name
         labels = {"service": name}
         count = _server("count", name)

@@ -65,6 +65,9 @@ class Service:
     version: str = "0.0.0"
     sampling_ratio: float | None = None  # overrides the spec-wide ratio
     metrics_host: str | None = None  # overrides the spec-wide metrics_host
+    # False for a worker that serves no HTTP requests (a queue consumer): it is scraped and
+    # watched for being up, but has no HTTP RED rules, panels or SLOs, which would stay empty.
+    http: bool = True
 
 
 @dataclass(frozen=True)
@@ -131,6 +134,11 @@ class Spec:
 
     def service(self, name: str) -> Service | None:
         return next((s for s in self.services if s.name == name), None)
+
+    @property
+    def http_services(self) -> tuple[Service, ...]:
+        """The services that serve HTTP requests: the ones with RED rules and panels."""
+        return tuple(s for s in self.services if s.http)
 
     @property
     def latency_thresholds_ms(self) -> list[int]:
@@ -329,9 +337,16 @@ class _Parser:
             data,
             where,
             required=("name", "port", "metrics_port"),
-            optional=("slo", "version", "sampling_ratio", "metrics_host"),
+            optional=("slo", "version", "sampling_ratio", "metrics_host", "http"),
         )
         slo = item.get("slo")
+        http = self.boolean(item.get("http", True), f"{where}.http")
+        if slo is not None and not http:
+            raise SpecError(
+                f"{where}.slo",
+                "a service with `http: false` serves no requests for an SLO to measure; "
+                "remove `slo` or `http: false`",
+            )
         return Service(
             name=self.name(item["name"], f"{where}.name"),
             port=self.port(item["port"], f"{where}.port"),
@@ -348,6 +363,7 @@ class _Parser:
                 if item.get("metrics_host") is None
                 else self.bind_address(item["metrics_host"], f"{where}.metrics_host")
             ),
+            http=http,
         )
 
     def slo(self, data: Any, where: str) -> Slo:
@@ -504,6 +520,12 @@ class _Parser:
         return float(value)
 
     @staticmethod
+    def boolean(value: Any, where: str) -> bool:
+        if not isinstance(value, bool):
+            raise SpecError(where, f"must be true or false; got {_show(value)}")
+        return value
+
+    @staticmethod
     def ratio(value: Any, where: str) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise SpecError(where, f"must be a ratio from 0 to 1, like 0.25; got {_show(value)}")
@@ -581,6 +603,12 @@ class _Parser:
                     f"{_show(svc.name)} is the name of a component of the stack; pick another name",
                 )
             seen_names.add(svc.name)
+        if not spec.http_services:
+            raise SpecError(
+                "services",
+                "every service has `http: false`; obskit follows requests, so at least one "
+                "service must serve HTTP",
+            )
         for i, ext in enumerate(spec.external):
             if ext.name in seen_names:
                 raise SpecError(

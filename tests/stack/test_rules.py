@@ -253,3 +253,23 @@ def test_burn_factors_are_the_sre_workbook_ones_for_30_days() -> None:
         ("ticket", "1d", "2h", 3.0),
         ("ticket", "3d", "6h", 1.0),
     ]
+
+
+def test_a_worker_gets_no_red_rules_but_is_watched_for_being_down() -> None:
+    # The demo's mailer consumes RabbitMQ messages and serves no HTTP (`http: false`): RED
+    # rules for it would record nothing, and a dashboard choice of it would show nothing.
+    from obskit.stack.spec import load_spec
+
+    spec = load_spec(REPO / "demo_services" / "obskit.yaml")
+    generated = rules.files(spec)
+
+    def services(file: str) -> set[str]:
+        group = generated[f"prometheus/rules/{file}.yml"]["groups"][0]
+        return {rule["labels"].get("service") for rule in group["rules"]}
+
+    assert "mailer" not in services("red")
+    assert "checkout" in services("red")
+    assert "mailer" in services("platform")  # its TargetDown alert
+    red_tests = rule_tests.files(spec)["prometheus/tests/red.yml"]
+    assert 'job="mailer"' not in str(red_tests)
+    assert 'job="checkout"' in str(red_tests)

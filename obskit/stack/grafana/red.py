@@ -20,7 +20,7 @@ WINDOW = "$__range"  # tables summarise the whole selected time range
 def service_variable(spec: Spec) -> dict[str, Any]:
     # Values come from the label the panels filter on, so every choice has data.
     query = f"label_values({v.HTTP_SERVER_DURATION}_count, {q.SERVICE_LABEL})"
-    first = spec.services[0].name
+    first = spec.http_services[0].name
     return {
         "type": "query",
         "name": "service",
