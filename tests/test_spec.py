@@ -78,10 +78,15 @@ def test_demo_spec_loads() -> None:
             minimal(
                 services=[
                     {"name": "a", "port": 1, "metrics_port": 2},
-                    {"name": "w", "port": 3, "metrics_port": 4, "http": False,
-                     "slo": {"availability": 99.9}},
+                    {
+                        "name": "w",
+                        "port": 3,
+                        "metrics_port": 4,
+                        "http": False,
+                        "slo": {"availability": 99.9},
+                    },
                 ]
-            ),  # fmt: skip
+            ),
             "services[1].slo: a service with `http: false` serves no requests for an SLO to "
             "measure; remove `slo` or `http: false`",
         ),
