@@ -16,11 +16,11 @@ once; then, each in a fresh subprocess and ``--runs`` times:
   (:mod:`obskit.aggregate.pool` over :mod:`obskit.sources.batches`).
 
 With ``--dask`` (needs ``obskit[dask]``) each size compares instead, in the same run and
-interleaved, the local pool of N workers (the baseline) with a Dask ``LocalCluster`` of N
-worker processes (one thread each) on this machine, as ``--scheduler`` runs it
-(:mod:`obskit.collect_dask`): traces/s of each, Dask's ratio to the pool, and the client's
-peak RSS (the process that cuts the file and merges; with a LocalCluster the scheduler runs in
-it too, so this is an upper bound of a client's). The cluster is started before the clock (a
+interleaved, the local pool of N workers (the baseline) with a local Dask cluster -- a
+scheduler and N workers (one thread each), each a process of its own, as a real cluster runs
+them -- used as ``--scheduler`` uses it (:mod:`obskit.collect_dask`): traces/s of each, Dask's
+ratio to the pool, the client's peak RSS (the process that cuts the file and merges), and the
+peak RSS of the scheduler and of the largest worker. The cluster is started before the clock (a
 real cluster is already running). Target: the client under 300 MB at 1M traces.
 
 Printed per size: medians of traces/s and µs per trace of each (flat cost per trace means the
@@ -109,30 +109,25 @@ def measure(mode: str, path: str) -> None:
     from obskit.sources.files import FileSource
     from obskit.sources.query import Query
 
-    cluster = client = None
+    cluster = None
     if mode.startswith("dask:"):
-        os.environ["PYTHONPATH"] = str(REPO)  # the workers import this checkout's obskit
-        from distributed import Client, LocalCluster
-
         from obskit.collect import collect_on_dask
 
-        cluster = LocalCluster(
-            n_workers=int(mode.partition(":")[2]),
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-        )
-        client = Client(cluster)
+        cluster = DaskCluster(int(mode.partition(":")[2]))
     started = time.perf_counter()
     if cluster is not None:
         aggregator = new_aggregator(Endpoint("frontend"))
-        collect_on_dask(
-            aggregator,
-            FileSource(path),
-            Query("frontend", None, 0, 0, None),
-            scheduler=cluster.scheduler_address,
-        )
-        count = aggregator.report().traces
+        try:
+            collect_on_dask(
+                aggregator,
+                FileSource(path),
+                Query("frontend", None, 0, 0, None),
+                scheduler=cluster.address,
+            )
+            count = aggregator.report().traces
+        finally:
+            cluster_rss = cluster.peak_rss_mb()
+            cluster.close()
     elif mode == "parse":
         count = 0
         with open(path, "rb") as lines:
@@ -147,9 +142,6 @@ def measure(mode: str, path: str) -> None:
         report = aggregator.report()
         count = report.traces
     elapsed = time.perf_counter() - started
-    if client is not None and cluster is not None:
-        client.close()
-        cluster.close()
     gc.collect()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -160,9 +152,75 @@ def measure(mode: str, path: str) -> None:
                 "seconds": elapsed,
                 "rss_mb": rss_kb / 1024,
                 "child_rss_mb": child_kb / 1024,
+                **({"cluster_rss_mb": cluster_rss} if cluster is not None else {}),
             }
         )
     )
+
+
+class DaskCluster:
+    """A scheduler and ``workers`` workers (one thread each), each a process of its own on
+    loopback, as a real cluster runs them (and as tests/aggregate/test_dask.py starts them):
+    the client's RSS is then the client's alone."""
+
+    def __init__(self, workers: int) -> None:
+        import socket
+
+        from distributed import Client
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{port}"
+        env = {**os.environ, "PYTHONPATH": str(REPO)}  # the workers import this checkout
+        quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+        python = [sys.executable, "-m"]
+        self.processes = [
+            subprocess.Popen([*python, "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+                              "--port", str(port), "--no-dashboard"], **quiet)
+        ]  # fmt: skip
+        self.processes += [
+            subprocess.Popen([*python, "distributed.cli.dask_worker", self.address, "--host",
+                              "127.0.0.1", "--nthreads", "1", "--no-dashboard"], **quiet)
+            for _ in range(workers)
+        ]  # fmt: skip
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(self.address, timeout="5s") as client:
+                    client.wait_for_workers(workers, timeout=60)
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
+    def peak_rss_mb(self) -> dict[str, float]:
+        """VmHWM of the scheduler and of the largest worker process (a worker runs under a
+        nanny: the largest of its process tree)."""
+        import psutil
+
+        def hwm(pid: int) -> float:
+            with open(f"/proc/{pid}/status") as status:
+                line = next(x for x in status if x.startswith("VmHWM:"))
+            return int(line.split()[1]) / 1024
+
+        scheduler, *workers = self.processes
+        largest = 0.0
+        for worker in workers:
+            tree = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(True)]
+            largest = max(largest, *(hwm(p.pid) for p in tree))
+        return {"scheduler": hwm(scheduler.pid), "worker": largest}
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def run_child(mode: str, path: Path) -> dict:
@@ -182,6 +240,12 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--dask", action="store_true", help="the local pool vs a Dask LocalCluster")
+    parser.add_argument(
+        "--pool-up-to",
+        type=int,
+        default=10**9,
+        help="with --dask: run the pool baseline only for sizes up to this (1M takes ~20 min)",
+    )
     parser.add_argument("--measure", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -190,7 +254,7 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     n = args.workers
     if args.dask:
-        dask_table(sizes, args.spans, args.runs, n)
+        dask_table(sizes, args.spans, args.runs, n, pool_up_to=args.pool_up_to)
         return
     print(
         f"aggregate over JSON Lines, {args.spans} spans per trace, medians of {args.runs} runs, "
@@ -230,14 +294,15 @@ def main() -> None:
     )
 
 
-def dask_table(sizes: list[int], spans: int, runs: int, n: int) -> None:
+def dask_table(sizes: list[int], spans: int, runs: int, n: int, pool_up_to: int) -> None:
     print(
         f"aggregate over JSON Lines, {spans} spans per trace, medians of {runs} runs, "
         f"{os.cpu_count()} CPUs, {n} workers each, load average before: {_load()}"
     )
     print(
         f"{'traces':>8} {'file MB':>8} {'pool/s':>7} {'dask/s':>7} {'dask/pool':>9} "
-        f"{'client RSS MB pool':>18} {'client RSS MB dask':>18}"
+        f"{'client RSS MB pool':>18} {'client RSS MB dask':>18} "
+        f"{'scheduler MB':>12} {'worker MB':>9}"
     )
     with tempfile.TemporaryDirectory(prefix="obskit-bench-agg-") as tmp:
         for size in sizes:
@@ -245,16 +310,23 @@ def dask_table(sizes: list[int], spans: int, runs: int, n: int) -> None:
             megabytes = write_corpus(path, size, spans) / 2**20
             pool, dask = [], []
             for _ in range(runs):  # interleaved, so load changes hit both alike
-                pool.append(run_child(f"aggregate:{n}", path))
+                if size <= pool_up_to:
+                    pool.append(run_child(f"aggregate:{n}", path))
                 dask.append(run_child(f"dask:{n}", path))
             assert all(a["traces"] == size for a in pool + dask), (pool, dask)
-            pool_rate = statistics.median(size / a["seconds"] for a in pool)
             dask_rate = statistics.median(size / a["seconds"] for a in dask)
+            if pool:
+                pool_rate = statistics.median(size / a["seconds"] for a in pool)
+                pool_rss = statistics.median(a["rss_mb"] for a in pool)
+                pool_cols = f"{pool_rate:>7.0f} {dask_rate:>7.0f} {dask_rate / pool_rate:>8.2f}× "
+                pool_cols += f"{pool_rss:>18.0f} "
+            else:
+                pool_cols = f"{'-':>7} {dask_rate:>7.0f} {'-':>9} {'-':>18} "
             print(
-                f"{size:>8} {megabytes:>8.1f} {pool_rate:>7.0f} {dask_rate:>7.0f} "
-                f"{dask_rate / pool_rate:>8.2f}× "
-                f"{statistics.median(a['rss_mb'] for a in pool):>18.0f} "
-                f"{statistics.median(a['rss_mb'] for a in dask):>18.0f}",
+                f"{size:>8} {megabytes:>8.1f} {pool_cols}"
+                f"{statistics.median(a['rss_mb'] for a in dask):>18.0f} "
+                f"{statistics.median(a['cluster_rss_mb']['scheduler'] for a in dask):>12.0f} "
+                f"{statistics.median(a['cluster_rss_mb']['worker'] for a in dask):>9.0f}",
                 flush=True,
             )
             path.unlink()

@@ -76,13 +76,7 @@ def _distributed() -> Any:
 
 def analyse_partition(partition: Partition, settings: Settings) -> Aggregator:
     """One partition's traces as an aggregator partial (runs on a worker)."""
-    template = settings.aggregator
-    partial = Aggregator(
-        template.endpoint,
-        threshold=template.threshold,
-        slow_factor=template.slow_factor,
-        what_ifs=template.what_ifs,
-    )
+    partial = settings.aggregator.fresh()
     missing: list[str] = []
     outside = 0
     bad: list[str] = []
@@ -263,14 +257,8 @@ def _run(
     window: tuple[int, int] | None,
     progress: Callable[[int, int | None], None] | None,
 ) -> tuple[Aggregator | None, _Skipped]:
-    template = Aggregator(
-        aggregator.endpoint,
-        threshold=aggregator.threshold,
-        slow_factor=aggregator.slow_factor,
-        what_ifs=aggregator.what_ifs,
-    )
     settings = client.scatter(
-        Settings(template, dict(external_names or {}), window), broadcast=True
+        Settings(aggregator.fresh(), dict(external_names or {}), window), broadcast=True
     )
     threads = max(1, sum(client.nthreads().values()))
     most = IN_FLIGHT_PER_THREAD * threads

@@ -38,6 +38,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from hashlib import blake2b
 from typing import Any
 
+from obskit.aggregate import paths as paths_module
+from obskit.aggregate.paths import CallPaths
 from obskit.aggregate.report import (
     AggregateGraph,
     AggregateReport,
@@ -59,7 +61,7 @@ from obskit.units import format_ns, format_share
 DEFAULT_THRESHOLD = 0.2
 DEFAULT_SLOW_FACTOR = 2.0
 TAIL_FLOOR = 0.05  # a tail excess below 5 % of the endpoint's p95 is not flagged
-PATH_LIMIT = 20  # call paths listed in the report (folded output has them all)
+PATH_LIMIT = 20  # call paths listed in the report (folded output has them all, up to paths.LIMIT)
 HEAT_ROWS = 15
 HEAT_COLUMNS = 120
 HEAT_SAMPLE = 1000  # traces kept for the heat map's columns
@@ -128,6 +130,7 @@ class Aggregator:
         threshold: float = DEFAULT_THRESHOLD,
         slow_factor: float = DEFAULT_SLOW_FACTOR,
         what_ifs: Sequence[WhatIf] = (),
+        path_limit: int = paths_module.LIMIT,
     ) -> None:
         self.endpoint = endpoint
         self.threshold = threshold
@@ -138,7 +141,7 @@ class Aggregator:
         self.durations = Quantiles()
         self.hops: dict[HopKey, _Series] = {}
         self.operations: dict[OpKey, _Series] = {}
-        self.paths: dict[tuple[OpKey, ...], list[int]] = {}  # [total ns, traces critical in]
+        self.paths = CallPaths(path_limit)
         self.services: Counter[str] = Counter()
         self.span_counts: Counter[str] = Counter()
         self.edges: dict[HopKey, list[Any]] = {}  # [calls, errors, cp, Quantiles of durations]
@@ -159,6 +162,16 @@ class Aggregator:
         self.problems: list[AggregateWarning] = []
         self.found = 0
 
+    def fresh(self) -> Aggregator:
+        """An empty aggregator with the same settings: a partial for other traces."""
+        return Aggregator(
+            self.endpoint,
+            threshold=self.threshold,
+            slow_factor=self.slow_factor,
+            what_ifs=self.what_ifs,
+            path_limit=self.paths.limit,
+        )
+
     # -- input ---------------------------------------------------------------------------
 
     def add(self, sample: TraceSample) -> None:
@@ -177,14 +190,9 @@ class Aggregator:
                     series = table[key] = _Series()
                 series.add(trace_id, ns)
         # call paths need no percentiles: a total and a count each, however many traces
-        paths = self.paths
+        add_path = self.paths.add
         for path_key, ns in sample.paths.items():
-            entry = paths.get(path_key)
-            if entry is None:
-                paths[path_key] = [ns, 1]
-            else:
-                entry[0] += ns
-                entry[1] += 1
+            add_path(path_key, ns)
         self.services.update(sample.services)
         self.span_counts.update(sample.span_counts)
         for key, (calls, errors, cp, *durations) in sample.edges.items():
@@ -253,15 +261,7 @@ class Aggregator:
                     table[key] = series
                 else:
                     mine.merge(series)
-        paths = self.paths
-        get_path = paths.get
-        for path_key, value in other.paths.items():  # call paths: hashing them is the cost here
-            entry = get_path(path_key)
-            if entry is None:
-                paths[path_key] = value
-            else:
-                entry[0] += value[0]
-                entry[1] += value[1]
+        self.paths.merge(other.paths)
         self.services.update(other.services)
         self.span_counts.update(other.span_counts)
         edges = self.edges
@@ -318,8 +318,10 @@ class Aggregator:
             key=lambda o: (-o.critical_ns.total, o.service, o.operation),
         )
         what_if, unmatched = self._what_ifs(duration)
+        self.paths.settle()
+        table = self.paths.table
         top_paths = heapq.nlargest(
-            PATH_LIMIT, self.paths.items(), key=lambda item: (item[1][0], item[0])
+            PATH_LIMIT, table.items(), key=lambda item: (item[1][0], item[0])
         )
         paths = tuple(
             PathStat(_frames(keys), ns, _share(ns, total), count) for keys, (ns, count) in top_paths
@@ -338,7 +340,7 @@ class Aggregator:
             slow_factor=self.slow_factor,
             graph=self._graph(total),
             heat_map=self._heat_map(operations),
-            folded={_frames(keys): ns for keys, (ns, _) in sorted(self.paths.items()) if ns},
+            folded=self._folded(),
             accuracy=ACCURACY,
             what_if=tuple(what_if),
         )
@@ -413,6 +415,18 @@ class Aggregator:
             series.exemplar,
         )
 
+    def _paths_sampled(self) -> AggregateWarning:
+        paths = self.paths
+        return AggregateWarning(
+            "paths-sampled",
+            f"about {paths.distinct():,} distinct call paths, past the limit of "
+            f"{paths.limit:,}: the paths listed (and in folded output) are a sample by hash "
+            f"(each one's figures exact); the others' "
+            f"{format_share(_share(paths.other_ns, self.total_duration))} of the critical-path "
+            f"time is under {paths_module.OTHER!r}. Span names that carry ids "
+            "(`GET /users/8841`) cause this; name spans by route instead",
+        )
+
     def _operation(self, key: OpKey, series: _Series, total: int) -> OperationStat:
         spread = series.spread()
         return OperationStat(
@@ -425,8 +439,16 @@ class Aggregator:
             series.exemplar,
         )
 
+    def _folded(self) -> dict[tuple[str, ...], int]:
+        folded = {_frames(keys): ns for keys, (ns, _) in sorted(self.paths.table.items()) if ns}
+        if self.paths.other_ns:
+            folded[(paths_module.OTHER,)] = self.paths.other_ns
+        return folded
+
     def _warnings(self, n: int) -> list[AggregateWarning]:
         out = []
+        if self.paths.sampled:
+            out.append(self._paths_sampled())
         if self.missing:
             what = self.endpoint.service or "a root"
             if self.endpoint.operation:

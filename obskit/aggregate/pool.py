@@ -128,7 +128,7 @@ def _run_job(batch: Batch) -> Result:
     per_trace = s["per_trace"]
     result = Result(outcomes=[] if per_trace else None)
     if not per_trace:
-        result.batch = Aggregator(s["endpoint"], what_ifs=s["what_ifs"])
+        result.batch = s["template"].fresh()
     endpoint, names, what_ifs, window = (
         s["endpoint"],
         s["external_names"],
@@ -205,9 +205,10 @@ def aggregate_batches(
         "external_names": dict(external_names or {}),
         "window": window,
         "per_trace": limit is not None,
+        "template": aggregator.fresh(),
     }
     # the traces go into a fresh aggregator first, so a fallback can start over
-    mine = Aggregator(aggregator.endpoint, what_ifs=aggregator.what_ifs)
+    mine = aggregator.fresh()
     tally = _Tally()
     pending: deque[_Pending] = deque()
     pool = ProcessPoolExecutor(

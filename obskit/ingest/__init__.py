@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 
 from obskit.errors import InputError
 from obskit.gcpause import gc_paused
+from obskit.idset import IdSet
 from obskit.ingest.assemble import TouchedTraceSet, TraceSet, pick_trace
 from obskit.ingest.otlp_structs import read_bytes
 from obskit.ingest.payload import InputReader, load_json
@@ -225,7 +226,7 @@ def _read_lines(
 ) -> Iterator[Trace]:
     """JSON Lines: one OTLP (or Jaeger api_v3 chunk) object per line, grouped by trace id."""
     last_line: OrderedDict[str, int] = OrderedDict()  # trace id -> last line it appeared on
-    emitted: set[str] = set()
+    emitted = IdSet()
     first_doc: Any = sniffed.doc
     sniffed.doc = None
     for number, line in payload.lines():
@@ -274,8 +275,8 @@ def _read_line(number: int, line: bytes, parsed: Any, out: TraceSet) -> None:
     _read_document(doc, fmt, out, where)
 
 
-def _finish(out: TraceSet, tid: str, emitted: set[str], window: int | None) -> Trace:
-    if tid in emitted:
+def _finish(out: TraceSet, tid: str, emitted: IdSet, window: int | None) -> Trace:
+    if emitted.record(tid):
         out.warn(
             tid,
             TraceWarning(
@@ -284,5 +285,4 @@ def _finish(out: TraceSet, tid: str, emitted: set[str], window: int | None) -> T
                 "it is reported in pieces (raise the window)",
             ),
         )
-    emitted.add(tid)
     return out.pop(tid)  # everything of the trace goes: spans, warnings, columns

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import orjson
 
 from obskit.errors import InputError
+from obskit.idset import IdSet
 from obskit.model import Trace, TraceWarning
 
 # A line is converted behind a one-line JSON Lines prelude: the reader then takes it exactly as
@@ -190,7 +191,7 @@ class Cutter:
         self.last: OrderedDict[str, int] = OrderedDict()  # trace id -> last line it was on
         self.open: dict[str, list[int]] = {}  # trace id -> its lines, in first-seen order
         self.held: dict[int, list[Any]] = {}  # line -> [offset, length, ids, open pieces]
-        self.emitted: set[str] = set()
+        self.emitted = IdSet()
 
     def feed(self, number: int, offset: int, length: int, tids: Sequence[str]) -> list[Piece]:
         if tids:
@@ -218,8 +219,7 @@ class Cutter:
         return [self._piece(tid, None) for tid in list(self.open)]
 
     def _piece(self, tid: str, at: int | None) -> Piece:
-        split = tid in self.emitted
-        self.emitted.add(tid)
+        split = self.emitted.record(tid)
         return Piece(tid, tuple(self.open.pop(tid)), split, at)
 
     def take(self, piece: Piece) -> dict[int, Where]:

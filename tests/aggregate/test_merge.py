@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from obskit.aggregate import aggregate as aggregate_module
 from obskit.aggregate.aggregate import Aggregator
+from obskit.aggregate.paths import LIMIT
 from obskit.aggregate.sample import Endpoint, TraceSample, take
 from obskit.aggregate.stats import summary
 from obskit.aggregate.whatif import parse_what_if
@@ -34,8 +35,8 @@ def _outcomes() -> list[TraceSample | str | None]:
 OUTCOMES = _outcomes()
 
 
-def _partial(outcomes: list[TraceSample | str | None]) -> Aggregator:
-    partial = Aggregator(ENDPOINT, what_ifs=WHAT_IFS)
+def _partial(outcomes: list[TraceSample | str | None], path_limit: int = LIMIT) -> Aggregator:
+    partial = Aggregator(ENDPOINT, what_ifs=WHAT_IFS, path_limit=path_limit)
     missing = []
     for outcome in outcomes:
         partial.found += 1
@@ -57,8 +58,8 @@ def _everything(aggregator: Aggregator) -> dict[str, object]:
     }
 
 
-def _whole() -> dict[str, object]:
-    return _everything(_partial(OUTCOMES))
+def _whole(path_limit: int) -> dict[str, object]:
+    return _everything(_partial(OUTCOMES, path_limit))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -66,14 +67,17 @@ def _whole() -> dict[str, object]:
     cuts=st.lists(st.integers(1, len(OUTCOMES) - 1), max_size=12, unique=True),
     seed=st.integers(0, 2**32 - 1),
     small_sample=st.booleans(),
+    path_limit=st.sampled_from([LIMIT, 4, 2]),  # the corpus has 9 distinct call paths
 )
-def test_the_report_does_not_depend_on_the_split_or_the_merge_order(cuts, seed, small_sample):
+def test_the_report_does_not_depend_on_the_split_or_the_merge_order(
+    cuts, seed, small_sample, path_limit
+):
     with pytest.MonkeyPatch.context() as patch:
         if small_sample:  # the heat map's sample smaller than the corpus: a bottom-k that merges
             patch.setattr(aggregate_module, "HEAT_SAMPLE", 40)
-        whole = _whole()
+        whole = _whole(path_limit)
         bounds = [0, *sorted(cuts), len(OUTCOMES)]
-        partials = [_partial(OUTCOMES[a:b]) for a, b in pairwise(bounds)]
+        partials = [_partial(OUTCOMES[a:b], path_limit) for a, b in pairwise(bounds)]
         # partials come back over a wire (pickled), then merge pairwise in a random tree
         partials = [pickle.loads(pickle.dumps(p)) for p in partials]
         rng = random.Random(seed)
