@@ -23,8 +23,9 @@ What the figures mean:
   baseline**: its p95 CP time is more than ``slow_factor`` × its p50 (its typical cost)
   and the excess is at least 5 % of the endpoint's p95 latency (so that a microsecond hop
   that doubles is not news). With ``--compare``, the baseline is the hop's p50 in the other
-  window, and "its CP time" is its p50 in this one: a hop flagged that way got slower
-  between the windows.
+  window, and "its CP time" is its p50 in this one, and its mean CP time per trace must have
+  grown by the factor too (a hop racing a parallel call has a p50 that flips between 0 and its
+  cost from one window to the next): a hop flagged that way got slower between the windows.
 * **heat map**: its columns come from a sample of at most ``HEAT_SAMPLE`` traces, the ones
   whose trace ids hash lowest (the same sample however the traces were split).
 * the trace ids a warning names are the smallest ``WARNING_IDS`` of those it is about.
@@ -35,6 +36,7 @@ from __future__ import annotations
 import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from hashlib import blake2b
 from typing import Any
 
@@ -66,6 +68,14 @@ HEAT_ROWS = 15
 HEAT_COLUMNS = 120
 HEAT_SAMPLE = 1000  # traces kept for the heat map's columns
 WARNING_IDS = 5  # trace ids kept per warning
+
+
+@dataclass(frozen=True, slots=True)
+class HopBaseline:
+    """A hop's CP time in the other window of ``--compare``."""
+
+    p50: int
+    mean_ns: float  # over all of that window's traces, as :mod:`obskit.aggregate.compare` ranks
 
 
 class _Series:
@@ -301,8 +311,8 @@ class Aggregator:
 
     # -- output --------------------------------------------------------------------------
 
-    def report(self, *, baseline: Mapping[HopKey, int] | None = None) -> AggregateReport:
-        """``baseline``: hop → p50 CP time in another window (``--compare``)."""
+    def report(self, *, baseline: Mapping[HopKey, HopBaseline] | None = None) -> AggregateReport:
+        """``baseline``: hop → its CP time in another window (``--compare``)."""
         n = self.traces
         total = self.total_duration
         duration = self.durations.summary()
@@ -351,7 +361,7 @@ class Aggregator:
         series: _Series,
         total: int,
         endpoint_p95: int,
-        baseline: Mapping[HopKey, int] | None,
+        baseline: Mapping[HopKey, HopBaseline] | None,
     ) -> HopStat:
         caller, callee, external = key
         spread = series.spread()
@@ -380,13 +390,16 @@ class Aggregator:
                 )
             elif (
                 before is not None
-                and spread.p50 > self.slow_factor * before
-                and (spread.p50 - before >= TAIL_FLOOR * endpoint_p95)
+                and spread.p50 > self.slow_factor * before.p50
+                and (spread.p50 - before.p50 >= TAIL_FLOOR * endpoint_p95)
+                # and the mean: a hop racing a parallel call is critical in about half the
+                # traces, so its p50 flips between 0 and its cost from one window to the next
+                and spread.total / max(self.traces, 1) > self.slow_factor * before.mean_ns
             ):
                 reasons.append(
                     f"its p50 CP time {format_ns(spread.p50)} is "
-                    f"{_times(spread.p50, before)} its p50 in the other window "
-                    f"({format_ns(before)})"
+                    f"{_times(spread.p50, before.p50)} its p50 in the other window "
+                    f"({format_ns(before.p50)})"
                 )
         elif spread.p95 > self.slow_factor * spread.p50 and (
             spread.p95 - spread.p50 >= TAIL_FLOOR * endpoint_p95
@@ -565,12 +578,13 @@ class Aggregator:
                 )
         return out, unmatched
 
-    def baseline(self) -> dict[HopKey, int]:
-        """Each hop's p50 CP time: the baseline another window is compared against."""
-        out = {}
-        for key, series in self.hops.items():
-            out[key] = series.quantiles.percentile(50)
-        return out
+    def baseline(self) -> dict[HopKey, HopBaseline]:
+        """Each hop's p50 and mean CP time: the baseline another window is compared against."""
+        n = max(self.traces, 1)
+        return {
+            key: HopBaseline(series.quantiles.percentile(50), series.total / n)
+            for key, series in self.hops.items()
+        }
 
 
 def _frames(keys: tuple[OpKey, ...]) -> tuple[str, ...]:

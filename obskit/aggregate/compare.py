@@ -4,8 +4,8 @@ The other window is the **baseline** (usually earlier); the main window is **now
 operations are ranked by how much their mean CP time per trace changed (``after - before``,
 largest absolute change first): the mean is comparable between windows holding different
 numbers of traces, where a total is not. A key present in one window only counts as 0 in the
-other. Hops whose p50 CP time grew more than ``--slow-factor`` times over the baseline's p50 are
-flagged in the main report (see :mod:`obskit.aggregate.aggregate`).
+other. Hops whose p50 CP time and mean grew more than ``--slow-factor`` times over the baseline's
+are flagged in the main report (see :mod:`obskit.aggregate.aggregate`).
 """
 
 from __future__ import annotations

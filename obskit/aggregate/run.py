@@ -13,7 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from obskit.aggregate.aggregate import DEFAULT_SLOW_FACTOR, DEFAULT_THRESHOLD, Aggregator
+from obskit.aggregate.aggregate import (
+    DEFAULT_SLOW_FACTOR,
+    DEFAULT_THRESHOLD,
+    Aggregator,
+    HopBaseline,
+)
 from obskit.aggregate.report import AggregateReport
 from obskit.aggregate.sample import Endpoint, HopKey, take
 from obskit.aggregate.whatif import WhatIf
@@ -73,7 +78,7 @@ def aggregate_traces(
     slow_factor: float = DEFAULT_SLOW_FACTOR,
     what_ifs: Sequence[WhatIf] = (),
     external_names: Mapping[str, str] | None = None,
-    baseline: Mapping[HopKey, int] | None = None,
+    baseline: Mapping[HopKey, HopBaseline] | None = None,
 ) -> AggregateReport:
     """The aggregate report of ``traces`` (any iterable: it is consumed once)."""
     aggregator = new_aggregator(

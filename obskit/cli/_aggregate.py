@@ -115,7 +115,7 @@ def aggregate_mode(command: str) -> Callable[[F], F]:
             default=2.0,
             show_default=True,
             help="With --service: flag a hop whose p95 CP time exceeds its p50 "
-            "(or, with --compare, whose p50 exceeds the baseline's) by this factor.",
+            "(or, with --compare, whose p50 and mean exceed the baseline's) by this factor.",
         ),
         click.option(
             "--concurrency",

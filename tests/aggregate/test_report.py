@@ -5,7 +5,9 @@ from __future__ import annotations
 import orjson
 
 from obskit.aggregate import Endpoint, aggregate_traces
+from obskit.aggregate.aggregate import HopBaseline
 from obskit.aggregate.compare import compare
+from obskit.aggregate.run import consume, new_aggregator
 from obskit.render import aggregate_graph, aggregate_html, aggregate_json, aggregate_terminal
 from obskit.render.folded import render_folded
 from tests.aggregate.quantiles import near
@@ -130,8 +132,11 @@ def test_traces_without_the_endpoint_are_counted_and_named():
 
 def test_compare_ranks_what_changed_and_flags_against_the_baseline():
     before = report(shops((100,) * 5, first=11))
+    before_aggregator = new_aggregator(Endpoint("checkout"))
+    consume(before_aggregator, shops((100,) * 5, first=11))
     # flags against the other window's p50 (120 ms): now 320 ms
-    aggregator_baseline = {("checkout", "gateway", False): 120 * MS}
+    aggregator_baseline = before_aggregator.baseline()
+    assert aggregator_baseline[("checkout", "gateway", False)] == HopBaseline(120 * MS, 120 * MS)
     now = report(baseline=aggregator_baseline)
     result = compare("2h..1h", now, before)
     top = result.changes[0]
@@ -150,13 +155,27 @@ def test_compare_flags_a_hop_new_on_the_critical_path():
     # 100-1000 ms (p50 300 ms, far above 5 % of the endpoint's p95): flagged as new.
     # The inventory hop, unchanged at 100 ms, is not flagged: threshold 1.0 turns the share
     # rule off, as `obskit demo --fault` does.
-    baseline = {("checkout", "inventory", True): 100 * MS}
+    baseline = {("checkout", "inventory", True): HopBaseline(100 * MS, 100 * MS)}
     now = report(baseline=baseline, threshold=1.0)
     flagged = {(h.caller, h.callee): h.reason for h in now.hops if h.flagged}
     assert list(flagged) == [("checkout", "gateway")]
     assert flagged[("checkout", "gateway")].startswith(
         "new on the critical path: its p50 CP time is 320ms"
     )
+
+
+def test_compare_does_not_flag_a_hop_whose_mean_held_when_its_p50_left_zero():
+    # A hop racing a parallel call is critical in about half the traces: its p50 flips
+    # between 0 and its cost from one window to the next while its mean holds. Here the
+    # gateway's p50 went from 0 to 320 ms; flagged only if its mean (420 ms) doubled too.
+    key = ("checkout", "gateway", False)
+
+    def flagged(mean_before: int) -> bool:
+        hops = report(baseline={key: HopBaseline(0, mean_before)}, threshold=1.0).hops
+        return next(h for h in hops if (h.caller, h.callee, h.external) == key).flagged
+
+    assert not flagged(300 * MS)  # 420 / 300: 1.4×
+    assert flagged(200 * MS)  # 2.1×
 
 
 def test_graph_over_many_traces():
