@@ -5,7 +5,9 @@ own on loopback. Without --scheduler, Dask is not loaded at all."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -54,51 +56,33 @@ def _obskit(
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
+    with _cluster() as (address, _workers):
+        yield address
+
+
+@contextlib.contextmanager
+def _cluster(*worker_args: str) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
+    """A scheduler and two workers (one thread each), each a process of its own on loopback."""
     # the dask extra: the README's step 2 installs it; CI must not go green by skipping
     if os.environ.get("CI") == "true":
         import distributed
     else:
         distributed = pytest.importorskip("distributed", reason="pip install 'obskit[dask]'")
     address = f"tcp://127.0.0.1:{_free_port()}"
+    quiet = {"env": _env(), "cwd": REPO, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "distributed.cli.dask_scheduler",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                address.rsplit(":", 1)[1],
-                "--no-dashboard",
-            ],
-            env=_env(),
-            cwd=REPO,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-    ]
+        subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
+                          "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
+                         **quiet)
+    ]  # fmt: skip
     try:
-        for _ in range(2):
-            processes.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "distributed.cli.dask_worker",
-                        address,
-                        "--host",
-                        "127.0.0.1",
-                        "--nthreads",
-                        "1",
-                        "--no-dashboard",
-                    ],
-                    env=_env(),
-                    cwd=REPO,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                )
-            )
+        workers = [
+            subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
+                              "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
+                              *worker_args], **quiet)
+            for _ in range(2)
+        ]  # fmt: skip
+        processes += workers
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -109,7 +93,7 @@ def scheduler() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.5)
-        yield address
+        yield address, workers
     finally:
         for process in reversed(processes):
             process.terminate()
@@ -183,6 +167,36 @@ def _exact(path: Path) -> dict:
         exemplar = min(tid for v, tid in values if v == max(ns))
         out[key] = ({**summary(ns), "total": sum(ns)}, exemplar)
     return out
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_costs_nothing(jsonl: Path, monkeypatch: pytest.MonkeyPatch):
+    # Without a nanny, nothing restarts the worker: the scheduler reruns its tasks (and
+    # recomputes the partials it held) on the other one, and the report is whole.
+    import distributed
+
+    from obskit import collect_dask
+
+    monkeypatch.setattr(collect_dask, "PARTITION_TRACES", 20)  # ~35 partitions
+    local = _local(jsonl)
+    with _cluster("--no-nanny") as (address, workers):
+        lost: list[int] = []
+
+        def kill_one(done: int, total: int | None) -> None:
+            if not lost:  # after the first partition, with more in flight on both workers
+                with distributed.Client(address, timeout="5s") as client:
+                    lost.append(min(len(tasks) for tasks in client.processing().values()))
+                workers[0].send_signal(signal.SIGKILL)
+
+        aggregator = new_aggregator(Endpoint("checkout"), what_ifs=WHAT_IFS)
+        collect_on_dask(aggregator, FileSource(str(jsonl)),
+                        Query("checkout", None, 0, 0, None), scheduler=address,
+                        progress=kill_one)  # fmt: skip
+        assert workers[0].wait(timeout=10) == -signal.SIGKILL
+    assert lost[0] > 0, "the worker killed had no task running"
+    remote = aggregator.report()
+    assert not [w for w in remote.warnings if w.code == "partition-skipped"]
+    assert remote == local
 
 
 @pytest.mark.slow
