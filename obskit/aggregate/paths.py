@@ -20,7 +20,7 @@ import bisect
 from hashlib import blake2b
 from typing import Any
 
-LIMIT = 50_000  # distinct call paths kept (each ~500 bytes)
+LIMIT = 20_000  # distinct call paths kept (each ~500 bytes)
 OTHER = "[other call paths]"
 NO_CUT = 1 << 64  # every rank is below it: nothing was dropped yet
 
