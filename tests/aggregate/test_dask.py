@@ -24,8 +24,9 @@ from obskit.aggregate.whatif import parse_what_if
 from obskit.collect import collect, collect_on_dask
 from obskit.sources.files import FileSource
 from obskit.sources.query import Query
+from tests.aggregate.corpus import corpus
 from tests.aggregate.quantiles import near
-from tests.aggregate.test_workers import write_corpus
+from tests.aggregate.test_workers import _line, write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 WHAT_IFS = (parse_what_if("payments-gateway=-30ms"),)
@@ -196,6 +197,20 @@ def test_a_worker_killed_mid_run_costs_nothing(jsonl: Path, monkeypatch: pytest.
     assert lost[0] > 0, "the worker killed had no task running"
     remote = aggregator.report()
     assert not [w for w in remote.warnings if w.code == "partition-skipped"]
+    assert remote == local
+
+
+@pytest.mark.slow
+def test_urls_are_read_by_the_workers_one_partition_per_object(scheduler: str, tmp_path: Path):
+    # fsspec's local:// takes the path s3:// and gs:// take (with s3fs, gcsfs installed)
+    traces = corpus(seed=5, count=300)
+    for part in range(3):
+        lines = b"".join(_line(t) for t in traces[part::3])
+        (tmp_path / f"part-{part}.jsonl").write_bytes(lines)
+    local = _local(tmp_path)
+    remote, progress = _on_dask(f"local://{tmp_path}/part-*.jsonl", scheduler)
+    assert [n for n, _ in progress] == [1, 2, 3]
+    assert remote.traces == local.traces > 0
     assert remote == local
 
 
