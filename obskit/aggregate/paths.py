@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import bisect
 from hashlib import blake2b
-from typing import Any
+
+from obskit.aggregate.sample import OpKey
 
 LIMIT = 20_000  # distinct call paths kept (each ~500 bytes)
 OTHER = "[other call paths]"
 NO_CUT = 1 << 64  # every rank is below it: nothing was dropped yet
 
-Path = tuple[Any, ...]  # frames: (service, operation) keys, from the endpoint down
+Path = tuple[OpKey, ...]  # frames, from the endpoint down
 
 
 def rank(path: Path) -> int:
