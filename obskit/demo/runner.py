@@ -37,8 +37,13 @@ GROUP = 8
 CHECKOUT = ("storefront", "POST /checkout")  # the endpoint the fault report is about
 WARM_UP = 0.15  # share of the run before the clean window starts
 WARM_UP_S = 5.0  # traffic before the run: pools open their connections, caches fill
-SETTLE_S = 2.0
-FAULT_SLOW_FACTOR = 3.0  # after injecting: requests already in flight finish
+SETTLE_S = 2.0  # after injecting: requests already in flight finish
+FAULT_SLOW_FACTOR = 3.0
+EXPORT_DELAY_MS = 500  # how often the shop's batch span processors export
+# Each process exports a trace's spans on its own schedule: a window is read once its end is
+# this far in the past, or its last traces lack a service's spans (CI saw a clean run flag
+# "storefront → 127.0.0.1" as new on the path: client spans whose server spans were not in yet).
+FLUSH_S = 4 * EXPORT_DELAY_MS / 1000
 INSTALL_HINT = "apt-get install prometheus prometheus-alertmanager"
 
 
@@ -189,6 +194,7 @@ class Demo:
 
         assert self.plan is not None and self.shop is not None
         service, operation = CHECKOUT
+        time.sleep(max(0.0, (window[1] - time.time_ns()) / 1e9 + FLUSH_S))
         # share never flags here: the report is about what the fault changed; and a hop must
         # at least triple its p50 (a busy 2-core machine doubles some on its own)
         aggregator = new_aggregator(
@@ -288,7 +294,7 @@ class Demo:
         from demo_services.faults import FaultSwitch
         from demo_services.shop import Shop
 
-        env = {"OTEL_BSP_SCHEDULE_DELAY": "500"}
+        env = {"OTEL_BSP_SCHEDULE_DELAY": str(EXPORT_DELAY_MS)}
         self.shop = Shop(plan.spec_path, env=env, log_dir=self.supervisor.log_dir)
         self.shop.start()
         note = self.shop.backends.fallback_note
