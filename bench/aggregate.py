@@ -34,6 +34,7 @@ traces/s of 50 spans, flat per trace, peak RSS independent of the file size (str
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -44,6 +45,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -109,39 +111,37 @@ def measure(mode: str, path: str) -> None:
     from obskit.sources.files import FileSource
     from obskit.sources.query import Query
 
-    cluster = None
+    cluster: Any = contextlib.nullcontext()
     if mode.startswith("dask:"):
         from obskit.collect import collect_on_dask
+        from tests.aggregate.dask_cluster import dask_cluster
 
-        cluster = DaskCluster(int(mode.partition(":")[2]))
-    started = time.perf_counter()
-    if cluster is not None:
-        aggregator = new_aggregator(Endpoint("frontend"))
-        try:
-            collect_on_dask(
-                aggregator,
-                FileSource(path),
-                Query("frontend", None, 0, 0, None),
-                scheduler=cluster.address,
-            )
+        # a scheduler and workers of their own, started before the clock: the client's RSS
+        # is then the client's alone (as tests/aggregate/test_dask.py runs them)
+        cluster = dask_cluster(int(mode.partition(":")[2]))
+    cluster_rss = None
+    with cluster as running:
+        started = time.perf_counter()
+        if running is not None:
+            aggregator = new_aggregator(Endpoint("frontend"))
+            collect_on_dask(aggregator, FileSource(path), Query("frontend", None, 0, 0, None),
+                            scheduler=running.address)  # fmt: skip
             count = aggregator.report().traces
-        finally:
-            cluster_rss = cluster.peak_rss_mb()
-            cluster.close()
-    elif mode == "parse":
-        count = 0
-        with open(path, "rb") as lines:
-            for line in lines:
-                orjson.loads(line)
-                count += 1
-    else:
-        source = FileSource(path)
-        aggregator = new_aggregator(Endpoint("frontend"))
-        workers = int(mode.partition(":")[2] or 1)
-        collect(aggregator, source, Query("frontend", None, 0, 0, None), workers=workers)
-        report = aggregator.report()
-        count = report.traces
-    elapsed = time.perf_counter() - started
+        elif mode == "parse":
+            count = 0
+            with open(path, "rb") as lines:
+                for line in lines:
+                    orjson.loads(line)
+                    count += 1
+        else:
+            source = FileSource(path)
+            aggregator = new_aggregator(Endpoint("frontend"))
+            workers = int(mode.partition(":")[2] or 1)
+            collect(aggregator, source, Query("frontend", None, 0, 0, None), workers=workers)
+            count = aggregator.report().traces
+        elapsed = time.perf_counter() - started
+        if running is not None:
+            cluster_rss = peak_rss_mb(running)
     gc.collect()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -152,75 +152,27 @@ def measure(mode: str, path: str) -> None:
                 "seconds": elapsed,
                 "rss_mb": rss_kb / 1024,
                 "child_rss_mb": child_kb / 1024,
-                **({"cluster_rss_mb": cluster_rss} if cluster is not None else {}),
+                **({"cluster_rss_mb": cluster_rss} if cluster_rss is not None else {}),
             }
         )
     )
 
 
-class DaskCluster:
-    """A scheduler and ``workers`` workers (one thread each), each a process of its own on
-    loopback, as a real cluster runs them (and as tests/aggregate/test_dask.py starts them):
-    the client's RSS is then the client's alone."""
+def peak_rss_mb(cluster: Any) -> dict[str, float]:
+    """VmHWM of the scheduler and of the largest worker process (a worker runs under a nanny:
+    the largest of its process tree)."""
+    import psutil
 
-    def __init__(self, workers: int) -> None:
-        import socket
+    def hwm(pid: int) -> float:
+        with open(f"/proc/{pid}/status") as status:
+            line = next(x for x in status if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
 
-        from distributed import Client
-
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        self.address = f"tcp://127.0.0.1:{port}"
-        env = {**os.environ, "PYTHONPATH": str(REPO)}  # the workers import this checkout
-        quiet = {"env": env, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-        python = [sys.executable, "-m"]
-        self.processes = [
-            subprocess.Popen([*python, "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
-                              "--port", str(port), "--no-dashboard"], **quiet)
-        ]  # fmt: skip
-        self.processes += [
-            subprocess.Popen([*python, "distributed.cli.dask_worker", self.address, "--host",
-                              "127.0.0.1", "--nthreads", "1", "--no-dashboard"], **quiet)
-            for _ in range(workers)
-        ]  # fmt: skip
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with Client(self.address, timeout="5s") as client:
-                    client.wait_for_workers(workers, timeout=60)
-                return
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-
-    def peak_rss_mb(self) -> dict[str, float]:
-        """VmHWM of the scheduler and of the largest worker process (a worker runs under a
-        nanny: the largest of its process tree)."""
-        import psutil
-
-        def hwm(pid: int) -> float:
-            with open(f"/proc/{pid}/status") as status:
-                line = next(x for x in status if x.startswith("VmHWM:"))
-            return int(line.split()[1]) / 1024
-
-        scheduler, *workers = self.processes
-        largest = 0.0
-        for worker in workers:
-            tree = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(True)]
-            largest = max(largest, *(hwm(p.pid) for p in tree))
-        return {"scheduler": hwm(scheduler.pid), "worker": largest}
-
-    def close(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    largest = 0.0
+    for worker in cluster.workers:
+        tree = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(True)]
+        largest = max(largest, *(hwm(p.pid) for p in tree))
+    return {"scheduler": hwm(cluster.scheduler.pid), "worker": largest}
 
 
 def run_child(mode: str, path: Path) -> dict:

@@ -37,11 +37,10 @@ import heapq
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from hashlib import blake2b
 from typing import Any
 
 from obskit.aggregate import paths as paths_module
-from obskit.aggregate.paths import CallPaths
+from obskit.aggregate.paths import CallPaths, hash_rank
 from obskit.aggregate.report import (
     AggregateGraph,
     AggregateReport,
@@ -119,12 +118,6 @@ class _Series:
 def _smallest(ids: Iterable[str], more: Iterable[str]) -> list[str]:
     """The WARNING_IDS smallest distinct trace ids of both."""
     return heapq.nsmallest(WARNING_IDS, set(ids).union(more))
-
-
-def _rank(trace_id: str) -> int:
-    """Where a trace stands for the heat-map sample: a hash that is the same in every process
-    (Python's own ``hash`` of a str is salted per process)."""
-    return int.from_bytes(blake2b(trace_id.encode(), digest_size=8).digest(), "big")
 
 
 class Aggregator:
@@ -227,7 +220,7 @@ class Aggregator:
                 counts[1] += spans
                 counts[2] += cut
                 counts[3] += bound
-        rank = _rank(trace_id)
+        rank = hash_rank(trace_id)  # the heat map's sample
         if rank <= self.heat_cut:
             self.heat.append((rank, trace_id, sample.duration_ns, tuple(sample.operations.items())))
             if len(self.heat) >= 2 * HEAT_SAMPLE:

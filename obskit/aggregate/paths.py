@@ -28,15 +28,24 @@ NO_CUT = 1 << 64  # every rank is below it: nothing was dropped yet
 Path = tuple[OpKey, ...]  # frames, from the endpoint down
 
 
-def rank(path: Path) -> int:
-    """A path's place in the sample: a hash that is the same in every process."""
-    text = "\x1f".join(f"{service}\x1e{operation}" for service, operation in path)
+def hash_rank(text: str) -> int:
+    """Where ``text`` stands in a bottom-k sample (the call paths kept here, the heat map's
+    traces): a 64-bit hash that is the same in every process (Python's own ``hash`` of a str
+    is salted per process)."""
     return int.from_bytes(blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def rank(path: Path) -> int:
+    """A path's place in the sample."""
+    return hash_rank("\x1f".join(f"{service}\x1e{operation}" for service, operation in path))
 
 
 class CallPaths:
     """Feed ``(path, ns)`` per trace with :meth:`add`; :meth:`merge` folds in another table
-    (of other traces) in any grouping and order; :meth:`settle` before reading ``table``."""
+    (of other traces) in any grouping and order; :meth:`settle` before reading ``table``.
+
+    Between calls no kept path ranks above ``cut``: a new path is ranked once, when it
+    arrives after the first trim, and the table is re-ranked only when it must shrink."""
 
     __slots__ = ("cut", "limit", "other_ns", "table")
 
@@ -64,31 +73,39 @@ class CallPaths:
 
     def merge(self, other: CallPaths) -> None:
         """Fold in ``other`` (it is used up: its entries may move over)."""
+        self.other_ns += other.other_ns
+        if other.cut < self.cut:  # the other sample is the narrower: ours shrinks to it
+            self.cut = other.cut
+            self._drop(sorted((rank(path), path) for path in self.table))
+        # the other's paths rank at most its cut: only a narrower cut of ours refuses some
+        check = self.cut < other.cut
         table = self.table
         get = table.get
         for path, value in other.table.items():  # hashing the paths is the cost here
             entry = get(path)
-            if entry is None:
-                table[path] = value
-            else:
+            if entry is not None:
                 entry[0] += value[0]
                 entry[1] += value[1]
-        self.other_ns += other.other_ns
-        if other.cut < self.cut or len(table) >= 2 * self.limit:
-            self.cut = min(self.cut, other.cut)
+            elif check and rank(path) > self.cut:
+                self.other_ns += value[0]
+            else:
+                table[path] = value
+        if len(table) >= 2 * self.limit:
             self.settle()
 
     def settle(self) -> None:
-        """Keep at most ``limit`` paths, those ranking lowest, and none above the cut."""
-        table = self.table
-        if len(table) <= self.limit and self.cut == NO_CUT:
+        """Keep at most ``limit`` paths, those ranking lowest."""
+        if len(self.table) <= self.limit:
             return
-        ranked = sorted((rank(path), path) for path in table)
-        if len(ranked) > self.limit:
-            self.cut = min(self.cut, ranked[self.limit - 1][0])
+        ranked = sorted((rank(path), path) for path in self.table)
+        self.cut = min(self.cut, ranked[self.limit - 1][0])
+        self._drop(ranked)
+
+    def _drop(self, ranked: list[tuple[int, Path]]) -> None:
+        """Move the paths ranking above the cut (``ranked``: all of them, sorted) to OTHER."""
         kept = bisect.bisect_right(ranked, self.cut, key=lambda item: item[0])
         for _, path in ranked[kept:]:
-            self.other_ns += table.pop(path)[0]
+            self.other_ns += self.table.pop(path)[0]
 
     def distinct(self) -> int:
         """How many distinct paths the traces had: exact when nothing was dropped, else the

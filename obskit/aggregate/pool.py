@@ -127,12 +127,13 @@ def _run_job(batch: Batch) -> Result:
     s = _SETTINGS
     per_trace = s["per_trace"]
     result = Result(outcomes=[] if per_trace else None)
+    template: Aggregator = s["template"]
     if not per_trace:
-        result.batch = s["template"].fresh()
+        result.batch = template.fresh()
     endpoint, names, what_ifs, window = (
-        s["endpoint"],
+        template.endpoint,
         s["external_names"],
-        s["what_ifs"],
+        template.what_ifs,
         s["window"],
     )
 
@@ -200,8 +201,6 @@ def aggregate_batches(
     exactly as :func:`obskit.aggregate.run.consume` over ``restart()`` does in one process
     (which it falls back to if a batch was cut wrongly)."""
     settings = {
-        "endpoint": aggregator.endpoint,
-        "what_ifs": aggregator.what_ifs,
         "external_names": dict(external_names or {}),
         "window": window,
         "per_trace": limit is not None,

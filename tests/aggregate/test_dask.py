@@ -5,13 +5,10 @@ own on loopback. Without --scheduler, Dask is not loaded at all."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,24 +21,14 @@ from obskit.aggregate.whatif import parse_what_if
 from obskit.collect import collect, collect_on_dask
 from obskit.sources.files import FileSource
 from obskit.sources.query import Query
+from tests.aggregate import dask_cluster as cluster_module
 from tests.aggregate.corpus import corpus
+from tests.aggregate.dask_cluster import dask_cluster
 from tests.aggregate.quantiles import near
 from tests.aggregate.test_workers import _line, write_corpus
 
 REPO = Path(__file__).resolve().parents[2]
 WHAT_IFS = (parse_what_if("payments-gateway=-30ms"),)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _env() -> dict[str, str]:
-    # the workers import this checkout's obskit (they unpickle its functions by name)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OBSKIT_")}
-    return {**env, "PYTHONPATH": str(REPO), "NO_COLOR": "1"}
 
 
 def _obskit(
@@ -51,59 +38,23 @@ def _obskit(
     return subprocess.run(
         [sys.executable, "-m", "obskit", *args],
         capture_output=True, text=True, timeout=timeout, cwd=REPO,
-        env=env or _env(), input=stdin,
+        env=env or cluster_module.env(), input=stdin,
     )  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def scheduler() -> Iterator[str]:
-    with _cluster() as (address, _workers):
-        yield address
+    _require_dask()
+    with dask_cluster() as cluster:
+        yield cluster.address
 
 
-@contextlib.contextmanager
-def _cluster(*worker_args: str) -> Iterator[tuple[str, list[subprocess.Popen[bytes]]]]:
-    """A scheduler and two workers (one thread each), each a process of its own on loopback."""
+def _require_dask() -> None:
     # the dask extra: the README's step 2 installs it; CI must not go green by skipping
     if os.environ.get("CI") == "true":
-        import distributed
+        import distributed  # noqa: F401
     else:
-        distributed = pytest.importorskip("distributed", reason="pip install 'obskit[dask]'")
-    address = f"tcp://127.0.0.1:{_free_port()}"
-    quiet = {"env": _env(), "cwd": REPO, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler", "--host",
-                          "127.0.0.1", "--port", address.rsplit(":", 1)[1], "--no-dashboard"],
-                         **quiet)
-    ]  # fmt: skip
-    try:
-        workers = [
-            subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", address,
-                              "--host", "127.0.0.1", "--nthreads", "1", "--no-dashboard",
-                              *worker_args], **quiet)
-            for _ in range(2)
-        ]  # fmt: skip
-        processes += workers
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with distributed.Client(address, timeout="5s") as client:
-                    client.wait_for_workers(2, timeout=60)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
-        yield address, workers
-    finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        pytest.importorskip("distributed", reason="pip install 'obskit[dask]'")
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +131,9 @@ def test_a_worker_killed_mid_run_costs_nothing(jsonl: Path, monkeypatch: pytest.
 
     monkeypatch.setattr(collect_dask, "PARTITION_TRACES", 20)  # ~35 partitions
     local = _local(jsonl)
-    with _cluster("--no-nanny") as (address, workers):
+    _require_dask()
+    with dask_cluster(2, "--no-nanny") as cluster:
+        address, workers = cluster.address, cluster.workers
         lost: list[int] = []
 
         def kill_one(done: int, total: int | None) -> None:
@@ -228,7 +181,7 @@ def test_a_bad_line_is_counted_and_named_and_the_run_goes_on(scheduler: str, tmp
 def test_cli_with_the_scheduler_from_the_environment(scheduler: str, jsonl: Path):
     args = ("analyze", "--service", "checkout", "--file", str(jsonl), "--format", "json")
     local = _obskit(*args, "--workers", "2")
-    remote = _obskit(*args, env={**_env(), "OBSKIT_DASK_SCHEDULER": scheduler})
+    remote = _obskit(*args, env={**cluster_module.env(), "OBSKIT_DASK_SCHEDULER": scheduler})
     assert local.returncode == remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout
     assert orjson.loads(remote.stdout)["quantile_accuracy"] == 0.01
@@ -241,7 +194,7 @@ def test_without_dask_the_cli_says_how_to_install_it(tmp_path: Path, jsonl: Path
     (fake / "distributed.py").write_text("raise ImportError('no dask here')\n")
     done = _obskit(
         "analyze", "--service", "checkout", "--file", str(jsonl), "--scheduler", "tcp://127.0.0.1:9",
-        env={**_env(), "PYTHONPATH": f"{fake}{os.pathsep}{REPO}"}, timeout=120,
+        env={**cluster_module.env(), "PYTHONPATH": f"{fake}{os.pathsep}{REPO}"}, timeout=120,
     )  # fmt: skip
     assert done.returncode != 0
     assert done.stderr.strip().splitlines() == [
@@ -262,7 +215,7 @@ def test_the_cli_loads_no_dask_without_scheduler():
         text=True,
         timeout=60,
         cwd=REPO,
-        env=_env(),
+        env=cluster_module.env(),
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

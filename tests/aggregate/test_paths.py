@@ -94,6 +94,9 @@ def test_the_sample_does_not_depend_on_the_split_or_the_merge_order(cuts, seed, 
     while len(parts) > 1:
         left = parts.pop(rng.randrange(len(parts)))
         left.merge(parts.pop(rng.randrange(len(parts))))
+        # memory stays bounded between merges: nothing above the cut, under twice the limit
+        assert all(rank(path) <= left.cut for path in left.table)
+        assert len(left.table) < 2 * limit
         parts.insert(rng.randrange(len(parts) + 1), left)
     merged = parts[0]
     merged.settle()
