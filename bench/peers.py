@@ -6,8 +6,9 @@
 Jaeger is the pinned all-in-one from ``${OBSKIT_SERVERS_CACHE:-~/.cache/obskit/servers}``
 (built by tests/stack/peers/build), or its stand-in where the pinned version cannot be built
 here (the run says which); without it only obskit runs. Every
-backend gets the same pre-built OTLP requests (one 100-span trace per request, 5 services),
-sent as raw bytes by SENDERS threads, so the client costs the same for each. Per backend:
+backend gets the same pre-built OTLP requests (one 100-span trace per request, 5 services,
+each trace 1 ms after the one before), sent as raw bytes by SENDERS threads, so the client
+costs the same for each. Per backend:
 
 1. ingest over OTLP/gRPC, then OTLP/HTTP: LOAD_SPANS spans each, as fast as it answers;
    sustained spans/s, export p50/p99, and spans lost (acknowledged but not returned by
@@ -71,7 +72,11 @@ def free_port() -> int:
 
 
 def trace_request(
-    trace_id: bytes, service: int, spans: int = SPANS_PER_TRACE, first: int = 0
+    trace_id: bytes,
+    service: int,
+    spans: int = SPANS_PER_TRACE,
+    first: int = 0,
+    base: int | None = None,
 ) -> bytes:
     """One trace (or a part of one: span ids from ``first``) as an ExportTraceServiceRequest:
     a SERVER root in svc-N and CLIENT/SERVER/INTERNAL children, attributes like the SDK's."""
@@ -94,7 +99,7 @@ def trace_request(
     )  # fmt: skip
     scope = resource_spans.scope_spans.add()
     scope.scope.name = "opentelemetry.instrumentation.flask"
-    base = time.time_ns() - 60 * 10**9
+    base = time.time_ns() - 60 * 10**9 if base is None else base
     for k in range(first, first + spans):
         span = scope.spans.add()
         span.trace_id = trace_id
@@ -115,12 +120,25 @@ def trace_request(
 
 
 class Requests:
-    """Pre-built bodies: one template per service, each trace a copy with its own id."""
+    """Pre-built bodies: one template per service, each trace a copy with its own id, its
+    spans 1 ms later than the previous trace's, as a service's traffic comes in. (Traces
+    sharing their timestamps would make every store insert into the middle of its time
+    indexes, which real traffic never does.)"""
 
     TEMPLATE_ID = b"\xab" * 16
+    TRACE_INTERVAL_NS = 1_000_000
 
     def __init__(self) -> None:
-        self.templates = [trace_request(self.TEMPLATE_ID, s) for s in range(SERVICES)]
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        # the first trace an hour ago: every trace sent stays inside the searched window
+        base = time.time_ns() - 3600 * 10**9
+        self.templates = [
+            ExportTraceServiceRequest.FromString(trace_request(self.TEMPLATE_ID, s, base=base))
+            for s in range(SERVICES)
+        ]
         self.serial = 0
 
     def bodies(self, count: int) -> list[tuple[str, bytes]]:
@@ -128,8 +146,14 @@ class Requests:
         for _ in range(count):
             self.serial += 1
             trace_id = os.urandom(8) + self.serial.to_bytes(8, "big")
-            body = self.templates[self.serial % SERVICES].replace(self.TEMPLATE_ID, trace_id)
-            out.append((trace_id.hex(), body))
+            request = type(self.templates[0])()
+            request.CopyFrom(self.templates[self.serial % SERVICES])
+            shift = self.serial * self.TRACE_INTERVAL_NS
+            for span in request.resource_spans[0].scope_spans[0].spans:
+                span.trace_id = trace_id
+                span.start_time_unix_nano += shift
+                span.end_time_unix_nano += shift
+            out.append((trace_id.hex(), request.SerializeToString()))
         return out
 
 

@@ -19,8 +19,10 @@ lost), not a cut.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,31 +53,55 @@ class Landscape:
             landscape.learn(trace)
         return landscape
 
-    def learn(self, trace: Trace) -> None:
+    @classmethod
+    def for_checks(
+        cls, trace: Trace, calls: Iterable[tuple[Span, str | None]], roots: Iterable[Span]
+    ) -> Landscape:
+        """What ``trace`` alone shows, as far as :func:`cut_warnings` asks: the callees at the
+        targets of ``calls`` (calls with no callee span, and their targets), and the calls
+        open to the addresses of ``roots`` (callee spans with no parent)."""
+        landscape = cls()
+        landscape.learn(trace, _Interest.of(calls, roots))
+        return landscape
+
+    def learn(self, trace: Trace, interest: _Interest | None = None) -> None:
+        """Learn from every span of ``trace``, or only what ``interest`` asks for."""
+        wanted = interest or _EVERYTHING
         spans = trace.spans
-        by_id = {s.span_id: s for s in spans}
+        columns = trace.columns if trace.columns and trace.columns.describes(spans) else None
+        # a big trace's spans are picked by kind a column at a time, in C
+        kinds = columns.kinds if columns else [s.kind for s in spans]
+        by_id = dict(
+            zip(columns.ids if columns else [s.span_id for s in spans], spans, strict=True)
+        )
         answered: set[str] = set()
-        clients: list[Span] = []  # gathered on the way: a second pass over all spans costs more
-        for span in spans:
-            if span.kind not in CALLEE_KINDS:
-                if span.kind is SpanKind.CLIENT:
-                    clients.append(span)
+        for span in compress(spans, map(CALLEE_KINDS.__contains__, kinds)):
+            if wanted.callees_from(span):
+                own = server_address(span.attributes) if span.kind is SpanKind.SERVER else None
+                if own:
+                    self.addresses.setdefault(own, span.service)
+                    wanted.found(own, queue=False)
+                for key in consumed(span.attributes) if span.kind is SpanKind.CONSUMER else ():
+                    self.queues.setdefault(key, span.service)
+                    wanted.found(key, queue=True)
+            if not wanted.call_of(span):
                 continue
-            own = server_address(span.attributes) if span.kind is SpanKind.SERVER else None
-            if own:
-                self.addresses.setdefault(own, span.service)
-            for key in consumed(span.attributes) if span.kind is SpanKind.CONSUMER else ():
-                self.queues.setdefault(key, span.service)
             call = by_id.get(_parent_id(span))
             if call is None or call.kind not in (SpanKind.CLIENT, SpanKind.PRODUCER):
                 continue
             answered.add(call.span_id)
-            self.callers.setdefault((span.service, span.name), call.service)
-            target = call_target(call)
-            if target:
-                self._target_map(call).setdefault(target, span.service)
-        for span in clients:
-            if span.span_id not in answered:
+            if wanted.caller_of(span):
+                self.callers.setdefault((span.service, span.name), call.service)
+                wanted.found_caller(span)
+            if wanted.callees_from(call):
+                target = call_target(call)
+                if target:
+                    self._target_map(call).setdefault(target, span.service)
+                    wanted.found(target, queue=call.kind is SpanKind.PRODUCER)
+            if wanted.settled:
+                return
+        for span in compress(spans, map(SpanKind.CLIENT.__eq__, kinds)):
+            if span.span_id not in answered and wanted.open_calls_from(span):
                 target = call_target(span)
                 if target:
                     entry = (span.start_ns, span.end_ns, span.service, span.span_id)
@@ -105,22 +131,117 @@ def cut_warnings(
     trace: Trace, tree: SpanTree, hops: HopRun, landscape: Landscape | None = None
 ) -> list[TraceWarning]:
     """``cut-call`` and ``cut-root`` warnings, in trace order."""
-    landscape = landscape if landscape is not None else Landscape.of([trace])
     spans = tree.spans
+    external = [spans[h] for k, h in enumerate(hops.positions) if hops.external[k]]
+    # once each: a target is read from the span's attributes
+    calls = [(call, call_target(call)) for call in external]
+    roots = [
+        spans[r]
+        for r in sorted(tree.roots)
+        if spans[r].kind in CALLEE_KINDS and not spans[r].references
+    ]
+    if landscape is None:
+        landscape = Landscape.for_checks(trace, calls, roots)
     warnings = []
-    for k, h in enumerate(hops.positions):
-        if hops.external[k]:
-            target = call_target(spans[h])  # once: it is read from the span's attributes
-            callee = landscape.callee_of(spans[h], target) if target else None
-            if callee is not None:
-                warnings.append(_cut_call(spans[h], callee, target))
-    for r in sorted(tree.roots):
-        span = spans[r]
-        if span.kind in CALLEE_KINDS and not span.references:
-            found = landscape.caller_of(span)
-            if found is not None:
-                warnings.append(_cut_root(span, *found))
+    for call, target in calls:
+        callee = landscape.callee_of(call, target) if target else None
+        if callee is not None:
+            warnings.append(_cut_call(call, callee, target))
+    for span in roots:
+        found = landscape.caller_of(span)
+        if found is not None:
+            warnings.append(_cut_root(span, *found))
     return warnings
+
+
+class _Everything:
+    """Learn from every span (a landscape for many traces)."""
+
+    def callees_from(self, span: Span) -> bool:
+        return True
+
+    def call_of(self, span: Span) -> bool:
+        return True
+
+    def caller_of(self, span: Span) -> bool:
+        return True
+
+    def open_calls_from(self, span: Span) -> bool:
+        return True
+
+    def found(self, target: str, *, queue: bool) -> None:
+        pass
+
+    def found_caller(self, span: Span) -> None:
+        pass
+
+    settled = False
+
+
+_EVERYTHING = _Everything()
+# What a host or a queue name must look like to be searched for in attribute texts: anything
+# else (a host given as a number or a list, not ASCII) may be spelled otherwise there.
+_NEEDLE = re.compile(r"[a-z0-9_.:%-]+")
+
+
+@dataclass
+class _Interest:
+    """What one trace's cut check asks of the landscape of that trace alone.
+
+    Reading a span's attributes is most of learning's cost on a big trace, and the check asks
+    about a few targets only. So a span is read for callees only while a target has none yet
+    (the first one found is the one the whole landscape keeps), and only if its attribute text
+    may mention a target's host or queue name (``needles``; None: read every span).
+    """
+
+    pending: set[tuple[bool, str]]  # (a queue?, target) with no callee found yet
+    open_to: set[str]  # addresses whose open calls are asked about
+    called: set[tuple[str, str]]  # (service, operation) whose caller is asked, none found yet
+    needles: tuple[bytes, ...] | None
+
+    @classmethod
+    def of(cls, calls: Iterable[tuple[Span, str | None]], roots: Iterable[Span]) -> _Interest:
+        pending = {(call.kind is SpanKind.PRODUCER, target) for call, target in calls if target}
+        own = {server_address(r.attributes) for r in roots if r.kind is SpanKind.SERVER}
+        open_to = {address for address in own if address}
+        names = [t.partition("/")[2] if queue else t.rpartition(":")[0] for queue, t in pending]
+        names += [address.rpartition(":")[0] for address in open_to]
+        lowered = [name.lower() for name in names]
+        plain = all(_NEEDLE.fullmatch(name) for name in lowered)
+        called = {(r.service, r.name) for r in roots}
+        needles = tuple({n.encode() for n in lowered}) if plain else None
+        return cls(pending, open_to, called, needles)
+
+    def callees_from(self, span: Span) -> bool:
+        return bool(self.pending) and self._may_tell(span)
+
+    def call_of(self, span: Span) -> bool:
+        """Is anything asked of the call ``span`` answers?"""
+        return bool(self.pending or self.open_to) or self.caller_of(span)
+
+    def caller_of(self, span: Span) -> bool:
+        return (span.service, span.name) in self.called
+
+    def open_calls_from(self, span: Span) -> bool:
+        return bool(self.open_to) and self._may_tell(span)
+
+    def found(self, target: str, *, queue: bool) -> None:
+        self.pending.discard((queue, target))
+
+    def found_caller(self, span: Span) -> None:
+        self.called.discard((span.service, span.name))
+
+    @property
+    def settled(self) -> bool:
+        """Nothing is asked any more: the first answer to each question is found."""
+        return not (self.pending or self.open_to or self.called)
+
+    def _may_tell(self, span: Span) -> bool:
+        if self.needles is None:
+            return True
+        # attributes still as their text (the fast readers') can say they hold none
+        may_mention = getattr(span.attributes, "may_mention", None)
+        return may_mention is None or bool(may_mention(self.needles))
 
 
 def _cut_call(call: Span, callee: str, where: str | None) -> TraceWarning:

@@ -41,7 +41,7 @@ from obskit.ingest.jaeger_json import (
     span_fields,
     without_fields,
 )
-from obskit.ingest.otlp_columns import _span_id_bytes, _Uncommon
+from obskit.ingest.otlp_columns import Uncommon, span_id_bytes
 from obskit.ingest.values import (
     INT64_MAX,
     INT64_MIN,
@@ -141,7 +141,7 @@ def read_bytes(data: bytes, out: TraceSet) -> str | None:
     try:
         for trace in traces:
             _read_trace(trace, scratch)
-    except (_Uncommon, Bad, TypeError, KeyError, RecursionError, *_FAILURES):
+    except (Uncommon, Bad, TypeError, KeyError, RecursionError, *_FAILURES):
         return None
     out.absorb(scratch)
     return "jaeger-json"
@@ -149,7 +149,7 @@ def read_bytes(data: bytes, out: TraceSet) -> str | None:
 
 def _read_trace(trace: _Trace, out: TraceSet) -> None:
     if trace.warnings:
-        raise _Uncommon
+        raise Uncommon
     processes = {
         pid: convert_process(proc, f"processes.{pid}")
         for pid, proc in (trace.processes or {}).items()
@@ -166,11 +166,11 @@ def _convert(
 ) -> tuple[list[Span], ColumnChunk]:
     n = len(items)
     if any(map(any, map(_UNCOMMON, items))):
-        raise _Uncommon
+        raise Uncommon
     raw_tids = list(map(_TRACE_IDS, items))
     tids = _trace_ids(raw_tids)
     sids = list(map(_SPAN_IDS, items))
-    id_hex = _span_id_bytes(sids)
+    id_hex = span_id_bytes(sids)
     starts, ends = _times(list(map(_STARTS, items)), list(map(_DURATIONS, items)))
     shared: dict[str, str] = {}
     raw_names = list(map(_NAMES, items))
@@ -202,12 +202,12 @@ def _times(starts_us: list[int], durations_us: list[int]) -> tuple[list[int], li
     try:
         starts, durations = np.array(starts_us, np.int64), np.array(durations_us, np.int64)
     except OverflowError:
-        raise _Uncommon from None
+        raise Uncommon from None
     if min(starts.min(), durations.min()) < 0 or max(starts.max(), durations.max()) > MAX_TIME_US:
-        raise _Uncommon
+        raise Uncommon
     ends = starts + durations  # no overflow: each is at most MAX_TIME_US
     if ends.max() > MAX_TIME_US:
-        raise _Uncommon
+        raise Uncommon
     return (starts * 1000).tolist(), (ends * 1000).tolist()
 
 
@@ -232,9 +232,9 @@ def _references(
         or set(map(_REF_TYPES, refs)) != {"CHILD_OF"}
         or list(map(_REF_TRACE_IDS, refs)) != list(compress(raw_tids, has_parent))
     ):
-        raise _Uncommon
+        raise Uncommon
     parents = list(map(_REF_SPAN_IDS, refs))
-    parent_hex = _span_id_bytes(parents) if parents else b""
+    parent_hex = span_id_bytes(parents) if parents else b""
     every = _with_roots(parents, has_parent)
     # all at once, as 1-tuples from zip; then the few roots get none
     references: list[tuple[Reference, ...]] = list(
@@ -298,7 +298,7 @@ class _Fields:
         mentions = list(map(bytes.count, self.pieces, repeat(b'"' + key + b'"')))
         values = pattern.findall(self.joined)
         if len(values) != sum(mentions):
-            raise _Uncommon  # another form, or a string with escapes: the careful path
+            raise Uncommon  # another form, or a string with escapes: the careful path
         return mentions, values
 
     def mentioning(self, key: bytes, texts: list[Raw]) -> set[int]:

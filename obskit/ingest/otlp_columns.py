@@ -50,7 +50,7 @@ _VALID_KINDS = frozenset(range(len(KINDS)))
 SpanList = tuple[list[Any], str, Any, str]
 
 
-class _Uncommon(Exception):
+class Uncommon(Exception):
     """The batch is not the common case; convert it span by span."""
 
 
@@ -69,7 +69,7 @@ def span_columns(
     warned = len(converter.jaeger_warnings)
     try:
         return _convert(converter, items, services, resources, scopes)
-    except (_Uncommon, Bad, TypeError, ValueError, RecursionError):
+    except (Uncommon, Bad, TypeError, ValueError, RecursionError):
         del converter.jaeger_warnings[warned:]  # the span-by-span pass finds them again
         return None
 
@@ -83,14 +83,14 @@ def _convert(
 ) -> tuple[list[Span], ColumnChunk]:
     n = len(items)
     if any(map(_LINKS, items)):
-        raise _Uncommon
+        raise Uncommon
     tids = _trace_ids(converter, list(map(_TRACE_IDS, items)))
     sids = list(map(_SPAN_IDS, items))
-    id_hex = _span_id_bytes(sids)
+    id_hex = span_id_bytes(sids)
     starts = _times(list(map(_STARTS, items)))
     ends = _times(list(map(_ENDS, items)))
     if any(map(lt, ends, starts)):
-        raise _Uncommon
+        raise Uncommon
     names = _names(converter, list(map(_NAMES, items)))
     kinds = _kinds(list(map(_KIND_NUMBERS, items)))
     codes, messages = _statuses(list(map(_STATUSES, items)), n)
@@ -132,20 +132,20 @@ def _trace_ids(converter: SpanConverter, raw: list[Any]) -> list[str]:
     return [normal[value] for value in raw]
 
 
-def _span_id_bytes(ids: list[Any]) -> bytes:
+def span_id_bytes(ids: list[Any]) -> bytes:
     """The ids, 16 lowercase hex digits each and not all zeros, as 8 bytes each."""
     n = len(ids)
     joined = ",".join(ids)  # TypeError unless all are strings
     # every id 16 characters: then the commas fall every 17 (one inside an id fails below)
     if len(joined) != 17 * n - 1 or joined[16::17] != "," * (n - 1):
-        raise _Uncommon
+        raise Uncommon
     digits = joined.replace(",", "").encode("ascii")  # UnicodeEncodeError is a ValueError
     if len(digits) != 16 * n or digits.translate(None, _LOWER_HEX):
-        raise _Uncommon
+        raise Uncommon
     at = digits.find(_ZERO_ID)
     while at != -1:  # an all-zero id is no id; other runs of zeros may straddle two ids
         if at % 16 == 0:
-            raise _Uncommon
+            raise Uncommon
         at = digits.find(_ZERO_ID, at + 1)
     return binascii.unhexlify(digits)
 
@@ -156,14 +156,14 @@ def _times(raw: list[Any]) -> list[int]:
     joined = ",".join(raw)  # TypeError unless all are strings
     digits = joined.replace(",", "").encode("ascii")  # UnicodeEncodeError is a ValueError
     if not (digits.isdigit() and all(raw)):  # bytes.isdigit: ASCII digits only
-        raise _Uncommon
+        raise Uncommon
     width = len(digits) // n
     if n < NUMERIC_FROM or not 0 < width <= 19 or joined[width :: width + 1] != "," * (n - 1):
         if max(map(len, raw)) > TIME_DIGITS:
-            raise _Uncommon  # out of range: span by span names it
+            raise Uncommon  # out of range: span by span names it
         numbers = list(map(int, raw))
         if max(numbers) > MAX_TIME_NS:
-            raise _Uncommon
+            raise Uncommon
         return numbers
     import numpy as np  # here: the readers of small documents do without it
 
@@ -174,7 +174,7 @@ def _times(raw: list[Any]) -> list[int]:
         values *= np.uint64(10)
         values += column
     if width == 19 and values.max() > MAX_TIME_NS:
-        raise _Uncommon
+        raise Uncommon
     return values.tolist()
 
 
@@ -185,7 +185,7 @@ def _names(converter: SpanConverter, raw: list[Any]) -> list[str]:
 
 def _kinds(raw: list[Any]) -> list[Any]:
     if set(map(type, raw)) != {int} or not set(raw) <= _VALID_KINDS:
-        raise _Uncommon
+        raise Uncommon
     return list(map(KINDS.__getitem__, raw))
 
 
@@ -195,7 +195,7 @@ def _statuses(raw: list[Any], n: int) -> tuple[list[StatusCode], list[str]]:
     for i in compress(range(n), raw):  # only the spans with a status
         status = raw[i]
         if type(status) is not dict:
-            raise _Uncommon
+            raise Uncommon
         codes[i] = otlp_status(status.get("code"))
         messages[i] = expect_str(status.get("message"), "status.message")
     return codes, messages
@@ -207,8 +207,8 @@ def _references(
     """Each span's references (one CHILD_OF for a parent) and the parent ids as bytes."""
     parents = list(compress(raw, has_parent))
     if len(parents) != len(raw) and not set(p for p in raw if not p) <= _NO_PARENT:
-        raise _Uncommon
-    parent_hex = _span_id_bytes(parents) if parents else b""
+        raise Uncommon
+    parent_hex = span_id_bytes(parents) if parents else b""
     # all at once, as 1-tuples from zip; then the few roots get none
     refs: list[tuple[Any, ...]] = list(zip(map(Reference, repeat(_CHILD_OF), tids, raw)))
     at = has_parent.find(0)

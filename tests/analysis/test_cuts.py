@@ -5,10 +5,19 @@ its caller is instrumented), and stays quiet on whole traces and on truly extern
 from __future__ import annotations
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from obskit import read_trace
 from obskit.analysis import analyze_trace
 from obskit.analysis.cuts import Landscape, server_address
+from obskit.ingest.otlp_writer import traces_to_otlp
+from obskit.model import Reference, RefType, Span, SpanKind, Trace
+from obskit.serve.jaeger_json import trace_to_jaeger
 from tests.builders import CLIENT, CONSUMER, PRODUCER, SERVER, build, span, span_id
+
+INTERNAL = SpanKind.INTERNAL
+BASE = 1_700_000_000_000_000_000
 
 FA = {"server.address": "127.0.0.1:8000", "server.port": 8000}  # as the ASGI instrumentation
 TO_FA = {"server.address": "127.0.0.1", "server.port": 8000}
@@ -140,7 +149,6 @@ def test_analyze_checks_a_trace_against_every_trace_of_its_file(tmp_path):
     from click.testing import CliRunner
 
     from obskit.cli import cli
-    from obskit.ingest.otlp_writer import traces_to_otlp
 
     linked = build(
         span("/", 0, 100, [
@@ -159,3 +167,149 @@ def test_analyze_checks_a_trace_against_every_trace_of_its_file(tmp_path):
     warnings = orjson.loads(result.stdout)["warnings"]
     assert [(w["code"], w["span_ids"]) for w in warnings] == [("cut-root", [span_id("GET /items")])]
     assert result.stderr.startswith("Warning: [cut-root] trace looks cut: api 'GET /items'")
+
+
+# --- the landscape of one trace reads only the spans that may tell ---------------------------
+
+HOSTS = ["api.gateway.example", "API.Gateway.Example", "127.0.0.1", "::1", "shop", 'we"ird', "ünï"]
+
+
+@st.composite
+def address_attributes(draw: st.DrawFn) -> dict:
+    host = draw(st.sampled_from(HOSTS))
+    port = draw(st.sampled_from([80, 443, 8000]))
+    in_url = f"[{host}]" if ":" in host else host
+    return draw(
+        st.sampled_from([
+            {},
+            {"http.route": "/x"},
+            {"server.address": host, "server.port": port},
+            {"net.peer.name": host, "net.peer.port": port},
+            {"server.address": f"{host}:{port}"},
+            {"net.host.name": host, "net.host.port": port},
+            {"http.host": f"{host}:{port}"},
+            {"url.full": f"http://{in_url}:{port}/x"},
+            {"http.url": f"https://{in_url}/x"},
+            {"server.address": 10, "server.port": port},
+            {"messaging.system": "rabbitmq", "messaging.destination.name": host},
+            {"celery.task_name": host},
+        ])
+    )  # fmt: skip
+
+
+# calls and their callees most often, so that cuts are common
+KINDS = [SERVER, SERVER, CLIENT, CLIENT, PRODUCER, CONSUMER, INTERNAL]
+
+
+@st.composite
+def traces_with_addresses(draw: st.DrawFn) -> Trace:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    spans = []
+    for i in range(draw(st.integers(1, 16))):
+        parent = draw(st.integers(-1, i - 1))
+        spans.append(
+            Span(
+                trace_id=trace_id,
+                span_id=f"{i + 1:016x}",
+                name=f"op{draw(st.integers(0, 1))}",
+                service=f"svc{draw(st.integers(0, 1))}",
+                start_ns=BASE + draw(st.integers(0, 20)) * 1000,
+                end_ns=BASE + draw(st.integers(20, 40)) * 1000,
+                kind=draw(st.sampled_from(KINDS)),
+                references=()
+                if parent < 0
+                else (Reference(RefType.CHILD_OF, trace_id, f"{parent + 1:016x}"),),
+                attributes=draw(address_attributes()),
+            )
+        )
+    return Trace(trace_id, tuple(spans))
+
+
+@settings(max_examples=500, deadline=None)
+@given(traces_with_addresses(), st.sampled_from(["otlp-json", "jaeger-json"]))
+def test_one_traces_cut_check_finds_what_learning_every_span_finds(trace, fmt):
+    """Analysed alone, a trace's landscape reads a span's attributes only while a target has no
+    callee yet and only if its text may mention one (hosts in other cases, IPv6, quotes to
+    escape, a number for a host): the warnings are those of a landscape learnt from every span,
+    read from the same bytes in the fast readers' form (attributes still text)."""
+    if fmt == "otlp-json":
+        data = orjson.dumps(traces_to_otlp([trace]))
+    else:
+        data = orjson.dumps({"data": [trace_to_jaeger(trace)]})
+    alone = analyze_trace(read_trace(data, format=fmt))
+    whole = read_trace(data, format=fmt)
+    learnt = analyze_trace(whole, landscape=Landscape.of([whole]))
+    assert [w.message for w in alone.warnings] == [w.message for w in learnt.warnings]
+
+
+def test_roots_whose_operations_the_same_trace_calls_with_context():
+    """Analysed alone, the trace is its own landscape: every call in it is looked at until each
+    root's operation is found among the called ones, or none is left.
+
+    cart SERVER GET /cart  |--|                               (no parent)
+    api SERVER GET /items  |----|                             (no parent)
+    web SERVER /           |-------------------------------|
+      web CLIENT cart        |------|
+        cart SERVER GET /cart  |--|                           (called with context)
+      web CLIENT items                 |----------|
+        api SERVER GET /items            |------|             (called with context)
+    """
+    trace = build(
+        span("GET /cart", 0, 10, kind=SERVER, service="cart"),
+        span("GET /items", 0, 20, kind=SERVER, service="api"),
+        span("/", 0, 100, [
+            span("cart", 10, 30, [
+                span("GET /cart", 12, 28, kind=SERVER, service="cart", id="1" * 16),
+            ], kind=CLIENT, service="web"),
+            span("items", 40, 80, [
+                span("GET /items", 45, 75, kind=SERVER, service="api", id="2" * 16),
+            ], kind=CLIENT, service="web"),
+        ], kind=SERVER, service="web"),
+    )  # fmt: skip
+    report = analyze_trace(trace)
+    assert cuts(report) == [
+        ("cut-root", (span_id("GET /cart"),)),
+        ("cut-root", (span_id("GET /items"),)),
+    ]
+    evidence = "(elsewhere in the data web calls it with trace context)"
+    assert all(evidence in w.message for w in report.warnings if w.code == "cut-root")
+
+
+def test_a_call_answered_at_a_roots_address_is_not_open_for_it():
+    """The call to 127.0.0.1:8000 got its server span (GET /x), so GET /hello starting while
+    it was open is no sign of a cut.
+
+    fa SERVER GET /hello  at 127.0.0.1:8000  |----|          (no parent)
+    fa SERVER GET /chain   |------------------------------|
+      fa CLIENT GET to 127.0.0.1:8000  |-------------------|
+        fa SERVER GET /x                 |--|
+    """
+    trace = build(
+        span("GET /hello", 20, 60, kind=SERVER, service="fa", attributes=FA),
+        span("GET /chain", 0, 100, [
+            span("GET", 10, 80, [
+                span("GET /x", 12, 18, kind=SERVER, service="fa", attributes=FA),
+            ], kind=CLIENT, service="fa", attributes=TO_FA),
+        ], kind=SERVER, service="fa"),
+    )  # fmt: skip
+    assert cuts(analyze_trace(trace)) == []
+    # the same call with no server span under it was open when GET /hello started
+    unanswered = build(
+        span("GET /hello", 20, 60, kind=SERVER, service="fa", attributes=FA),
+        span("GET /chain", 0, 100, [
+            span("GET", 10, 80, kind=CLIENT, service="fa", attributes=TO_FA),
+        ], kind=SERVER, service="fa"),
+    )  # fmt: skip
+    assert ("cut-root", (span_id("GET /hello"),)) in cuts(analyze_trace(unanswered))
+
+
+def test_attribute_text_says_which_hosts_it_cannot_mention():
+    from obskit.ingest.deferred_attributes import DeferredAttributes
+
+    text = b'[{"key":"server.address","value":{"stringValue":"API.Gateway.example"}}]'
+    assert DeferredAttributes(text, "1").may_mention([b"api.gateway.example"])
+    assert not DeferredAttributes(text, "1").may_mention([b"shop", b"127.0.0.1"])
+    # an escape may spell any host: "\u0073hop" is "shop"
+    escaped = b'[{"key":"server.address","value":{"stringValue":"\\u0073hop"}}]'
+    assert DeferredAttributes(escaped, "1").may_mention([b"shop"])
+    assert dict(DeferredAttributes(escaped, "1")) == {"server.address": "shop"}
