@@ -182,6 +182,9 @@ _EVERYTHING = _Everything()
 # What a host or a queue name must look like to be searched for in attribute texts: anything
 # else (a host given as a number or a list, not ASCII) may be spelled otherwise there.
 _NEEDLE = re.compile(r"[a-z0-9_.:%-]+")
+# Each needle is searched for in each span's text: past this many (calls to a host per tenant,
+# say) the search would cost more than reading every span.
+MAX_NEEDLES = 32
 
 
 @dataclass
@@ -207,9 +210,10 @@ class _Interest:
         names = [t.partition("/")[2] if queue else t.rpartition(":")[0] for queue, t in pending]
         names += [address.rpartition(":")[0] for address in open_to]
         lowered = [name.lower() for name in names]
-        plain = all(_NEEDLE.fullmatch(name) for name in lowered)
+        needles = tuple({name.encode() for name in lowered})
+        if len(needles) > MAX_NEEDLES or not all(map(_NEEDLE.fullmatch, lowered)):
+            needles = None
         called = {(r.service, r.name) for r in roots}
-        needles = tuple({n.encode() for n in lowered}) if plain else None
         return cls(pending, open_to, called, needles)
 
     def callees_from(self, span: Span) -> bool:

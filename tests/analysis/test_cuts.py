@@ -4,12 +4,15 @@ its caller is instrumented), and stays quiet on whole traces and on truly extern
 
 from __future__ import annotations
 
+from unittest.mock import patch
+
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obskit import read_trace
 from obskit.analysis import analyze_trace
+from obskit.analysis import cuts as cuts_module
 from obskit.analysis.cuts import Landscape, server_address
 from obskit.ingest.otlp_writer import traces_to_otlp
 from obskit.model import Reference, RefType, Span, SpanKind, Trace
@@ -226,17 +229,23 @@ def traces_with_addresses(draw: st.DrawFn) -> Trace:
 
 
 @settings(max_examples=500, deadline=None)
-@given(traces_with_addresses(), st.sampled_from(["otlp-json", "jaeger-json"]))
-def test_one_traces_cut_check_finds_what_learning_every_span_finds(trace, fmt):
+@given(
+    traces_with_addresses(),
+    st.sampled_from(["otlp-json", "jaeger-json"]),
+    st.sampled_from([cuts_module.MAX_NEEDLES, 1]),
+)
+def test_one_traces_cut_check_finds_what_learning_every_span_finds(trace, fmt, max_needles):
     """Analysed alone, a trace's landscape reads a span's attributes only while a target has no
     callee yet and only if its text may mention one (hosts in other cases, IPv6, quotes to
-    escape, a number for a host): the warnings are those of a landscape learnt from every span,
-    read from the same bytes in the fast readers' form (attributes still text)."""
+    escape, a number for a host; past ``MAX_NEEDLES`` hosts, every span): the warnings are
+    those of a landscape learnt from every span, read from the same bytes in the fast readers'
+    form (attributes still text)."""
     if fmt == "otlp-json":
         data = orjson.dumps(traces_to_otlp([trace]))
     else:
         data = orjson.dumps({"data": [trace_to_jaeger(trace)]})
-    alone = analyze_trace(read_trace(data, format=fmt))
+    with patch.object(cuts_module, "MAX_NEEDLES", max_needles):
+        alone = analyze_trace(read_trace(data, format=fmt))
     whole = read_trace(data, format=fmt)
     learnt = analyze_trace(whole, landscape=Landscape.of([whole]))
     assert [w.message for w in alone.warnings] == [w.message for w in learnt.warnings]
