@@ -10,10 +10,11 @@ backend gets the same pre-built OTLP requests (one 100-span trace per request, 5
 each trace 1 ms after the one before), sent as raw bytes by SENDERS threads, so the client
 costs the same for each. Per backend:
 
-1. ingest over OTLP/gRPC, then OTLP/HTTP: LOAD_SPANS spans each, as fast as it answers;
-   sustained spans/s, export p50/p99, and spans lost (acknowledged but not returned by
-   GET /api/traces/{id} afterwards: every trace is checked);
-2. fill to SEARCH_SPANS stored spans (over gRPC);
+1. ingest over OTLP/gRPC, then OTLP/HTTP, after a warm-up of WARM_UP traces over each:
+   LOAD_SPANS spans each, as fast as it answers; sustained spans/s, export p50/p99, and spans
+   lost (acknowledged but not returned by GET /api/traces/{id} afterwards: every trace is
+   checked);
+2. fill to SEARCH_SPANS stored spans (over gRPC), and the spans/s of that fill;
 3. get-trace latency of a 1,000- and a 10,000-span trace (GET /api/traces/{id});
 4. search latency over everything stored: service; service + operation; service + tag;
 5. RSS of the server's processes (idle, loaded, growth per million stored spans) and its data
@@ -51,6 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 SPANS_PER_TRACE = 100
+WARM_UP = 20  # traces per protocol, sent before anything is measured
 SERVICES = 5
 EXPORT = "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
 PROTO = {"Content-Type": "application/x-protobuf"}
@@ -443,6 +445,10 @@ def big_trace(backend: Backend, spans: int) -> str:
 def measure(backend: Backend, args: argparse.Namespace, requests_: Requests) -> dict:
     row: dict = {"name": backend.name, "rss_idle_mb": backend.rss_mb()}
     traces = args.load_spans // SPANS_PER_TRACE
+    warm = 0
+    for protocol in ("grpc", "http"):
+        # steady state: a server's first requests start its workers, load its code
+        warm += len(ingest(backend, protocol, requests_.bodies(WARM_UP), args.senders).acknowledged)
     for protocol in ("grpc", "http"):
         result = ingest(backend, protocol, requests_.bodies(traces), args.senders)
         lost = lost_spans(backend, result.acknowledged)
@@ -453,13 +459,15 @@ def measure(backend: Backend, args: argparse.Namespace, requests_: Requests) -> 
             f"refused {result.refused}",
             flush=True,
         )
-    stored = 2 * traces * SPANS_PER_TRACE
+    stored = (2 * traces + warm) * SPANS_PER_TRACE
     fill = max(args.search_spans - stored, 0) // SPANS_PER_TRACE
     started = time.perf_counter()
     for at in range(0, fill, 2000):
         ingest(backend, "grpc", requests_.bodies(min(2000, fill - at)), args.senders)
+    took = time.perf_counter() - started
     stored += fill * SPANS_PER_TRACE
-    print(f"  {backend.name}: filled to {stored:,} spans in {time.perf_counter() - started:.0f} s")
+    row["fill"] = fill * SPANS_PER_TRACE / took if fill else None
+    print(f"  {backend.name}: filled to {stored:,} spans in {took:.0f} s")
     session = requests.Session()
     for size in (1000, 10000):
         trace_id = big_trace(backend, size)
@@ -513,6 +521,7 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
         line(f"  export p99 ms ({protocol})", [r[protocol][2] for r in rows], ".1f", False)
         line(f"  spans lost ({protocol})", [r[protocol][3] for r in rows], "d", False)
         line(f"  exports refused, retried ({protocol})", [r[protocol][4] for r in rows], "d", False)
+    line("fill to SEARCH_SPANS, gRPC spans/s", [r["fill"] for r in rows], ",.0f", True)
     for size in (1000, 10000):
         line(
             f"get-trace {size:,} spans, median ms",

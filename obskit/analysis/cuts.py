@@ -210,9 +210,9 @@ class _Interest:
         names = [t.partition("/")[2] if queue else t.rpartition(":")[0] for queue, t in pending]
         names += [address.rpartition(":")[0] for address in open_to]
         lowered = [name.lower() for name in names]
-        needles = tuple({name.encode() for name in lowered})
-        if len(needles) > MAX_NEEDLES or not all(map(_NEEDLE.fullmatch, lowered)):
-            needles = None
+        distinct = tuple({name.encode() for name in lowered})
+        plain = len(distinct) <= MAX_NEEDLES and all(map(_NEEDLE.fullmatch, lowered))
+        needles = distinct if plain else None
         called = {(r.service, r.name) for r in roots}
         return cls(pending, open_to, called, needles)
 

@@ -69,10 +69,14 @@ def decode_rows(payload: bytes, fmt: str) -> Decoded:
     would die and be restarted for every such request. Errors travel as text: exceptions with
     their own constructors do not always survive the trip between processes."""
     from obskit.ingest import read_traces
+    from obskit.serve.proto_rows import proto_rows
     from obskit.serve.store import span_rows
 
     refused: list[str] = []
     try:
+        rows = proto_rows(payload) if fmt == "otlp-proto" else None
+        if rows is not None:
+            return Decoded(rows)
         traces = read_traces(payload, format=fmt, refused=refused)
         spans = [span for trace in traces for span in trace.spans]
         # inside: big OTLP/JSON keeps attributes as text, and a malformed one surfaces here

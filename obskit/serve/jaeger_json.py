@@ -13,7 +13,7 @@ import orjson
 
 from obskit.model import Span, SpanKind, StatusCode, Trace
 
-_MAX_SAFE_INT = 2**53 - 1
+MAX_SAFE_INT = 2**53 - 1
 
 
 # Jaeger's tag type per Python type; the hot path of ingestion, so a lookup, not a chain of
@@ -36,7 +36,7 @@ def jaeger_tag(key: str, value: Any) -> dict[str, Any]:
     tag_type = _TAG_TYPES.get(type(value))
     if tag_type is None:
         return {"key": key, "type": "string", "value": orjson.dumps(value, default=str).decode()}
-    if tag_type == "int64" and abs(value) > _MAX_SAFE_INT:
+    if tag_type == "int64" and abs(value) > MAX_SAFE_INT:
         return {"key": key, "type": "int64", "value": str(value)}  # as Jaeger sends big ints
     return {"key": key, "type": tag_type, "value": value}
 
@@ -46,20 +46,38 @@ def _tags(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _span_tags(span: Span) -> list[dict[str, Any]]:
-    tags = _tags(span.attributes) if span.attributes else []
-    kind_tag = _KIND_TAGS.get(span.kind)
+    return span_tags(span.attributes, span.kind, span.scope, span.status, span.status_message)
+
+
+def span_tags(
+    attributes: Mapping[str, Any],
+    kind: SpanKind,
+    scope: str,
+    status: StatusCode,
+    status_message: str,
+) -> list[dict[str, Any]]:
+    """A span's Jaeger tags: its attributes, then the OTLP fields Jaeger keeps as tags."""
+    tags = _tags(attributes) if attributes else []
+    add_field_tags(tags, kind, scope, status, status_message)
+    return tags
+
+
+def add_field_tags(
+    tags: list[dict[str, Any]], kind: SpanKind, scope: str, status: StatusCode, status_message: str
+) -> None:
+    """Append the tags Jaeger keeps a span's OTLP kind, scope and status in."""
+    kind_tag = _KIND_TAGS.get(kind)
     if kind_tag is not None:
         tags.append(kind_tag)
-    if span.scope:
-        tags.append({"key": "otel.scope.name", "type": "string", "value": span.scope})
-    status_tag = _STATUS_TAGS.get(span.status)
+    if scope:
+        tags.append({"key": "otel.scope.name", "type": "string", "value": scope})
+    status_tag = _STATUS_TAGS.get(status)
     if status_tag is not None:
         tags.append(status_tag)
-        if span.status is StatusCode.ERROR:
+        if status is StatusCode.ERROR:
             tags.append(_ERROR_TAG)
-    if span.status_message:
-        tags.append(jaeger_tag("otel.status_description", span.status_message))
-    return tags
+    if status_message:
+        tags.append(jaeger_tag("otel.status_description", status_message))
 
 
 def span_to_jaeger(span: Span) -> dict[str, Any]:
@@ -75,16 +93,8 @@ def span_to_jaeger(span: Span) -> dict[str, Any]:
             {"refType": "FOLLOWS_FROM", "traceID": link.trace_id, "spanID": link.span_id}
             for link in span.links
         ]
-    return {
-        "traceID": span.trace_id,
-        "spanID": span.span_id,
-        "flags": 1,
-        "operationName": span.name,
-        "references": references,
-        "startTime": span.start_ns // 1000,
-        "duration": span.duration_ns // 1000,
-        "tags": _span_tags(span),
-        "logs": [
+    logs = (
+        [
             {
                 "timestamp": event.time_ns // 1000,
                 "fields": [jaeger_tag("event", event.name), *_tags(event.attributes)],
@@ -92,16 +102,52 @@ def span_to_jaeger(span: Span) -> dict[str, Any]:
             for event in span.events
         ]
         if span.events
-        else [],
+        else []
+    )
+    return jaeger_span(
+        span.trace_id,
+        span.span_id,
+        span.name,
+        references,
+        span.start_ns,
+        span.duration_ns,
+        _span_tags(span),
+        logs,
+    )
+
+
+def jaeger_span(
+    trace_id: str,
+    span_id: str,
+    name: str,
+    references: list[dict[str, Any]],
+    start_ns: int,
+    duration_ns: int,
+    tags: list[dict[str, Any]],
+    logs: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """The span object of Jaeger's JSON (microsecond times), without ``processID``."""
+    return {
+        "traceID": trace_id,
+        "spanID": span_id,
+        "flags": 1,
+        "operationName": name,
+        "references": references,
+        "startTime": start_ns // 1000,
+        "duration": duration_ns // 1000,
+        "tags": tags,
+        "logs": logs,
         "warnings": None,
     }
 
 
+def process_tags(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """A process's tags: its resource attributes but ``service.name``."""
+    return _tags({k: v for k, v in resource.items() if k != "service.name"})
+
+
 def process_to_jaeger(span: Span) -> dict[str, Any]:
-    return {
-        "serviceName": span.service,
-        "tags": _tags({k: v for k, v in span.resource.items() if k != "service.name"}),
-    }
+    return {"serviceName": span.service, "tags": process_tags(span.resource)}
 
 
 def trace_to_jaeger(trace: Trace) -> dict[str, Any]:
