@@ -13,7 +13,7 @@ import orjson
 
 from obskit.model import Span, SpanKind, StatusCode, Trace
 
-MAX_SAFE_INT = 2**53 - 1
+_MAX_SAFE_INT = 2**53 - 1
 
 
 # Jaeger's tag type per Python type; the hot path of ingestion, so a lookup, not a chain of
@@ -36,7 +36,7 @@ def jaeger_tag(key: str, value: Any) -> dict[str, Any]:
     tag_type = _TAG_TYPES.get(type(value))
     if tag_type is None:
         return {"key": key, "type": "string", "value": orjson.dumps(value, default=str).decode()}
-    if tag_type == "int64" and abs(value) > MAX_SAFE_INT:
+    if tag_type == "int64" and abs(value) > _MAX_SAFE_INT:
         return {"key": key, "type": "int64", "value": str(value)}  # as Jaeger sends big ints
     return {"key": key, "type": tag_type, "value": value}
 
@@ -46,19 +46,8 @@ def _tags(attributes: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def _span_tags(span: Span) -> list[dict[str, Any]]:
-    return span_tags(span.attributes, span.kind, span.scope, span.status, span.status_message)
-
-
-def span_tags(
-    attributes: Mapping[str, Any],
-    kind: SpanKind,
-    scope: str,
-    status: StatusCode,
-    status_message: str,
-) -> list[dict[str, Any]]:
-    """A span's Jaeger tags: its attributes, then the OTLP fields Jaeger keeps as tags."""
-    tags = _tags(attributes) if attributes else []
-    add_field_tags(tags, kind, scope, status, status_message)
+    tags = _tags(span.attributes) if span.attributes else []
+    add_field_tags(tags, span.kind, span.scope, span.status, span.status_message)
     return tags
 
 
@@ -141,13 +130,11 @@ def jaeger_span(
     }
 
 
-def process_tags(resource: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """A process's tags: its resource attributes but ``service.name``."""
-    return _tags({k: v for k, v in resource.items() if k != "service.name"})
-
-
 def process_to_jaeger(span: Span) -> dict[str, Any]:
-    return {"serviceName": span.service, "tags": process_tags(span.resource)}
+    return {
+        "serviceName": span.service,
+        "tags": _tags({k: v for k, v in span.resource.items() if k != "service.name"}),
+    }
 
 
 def trace_to_jaeger(trace: Trace) -> dict[str, Any]:

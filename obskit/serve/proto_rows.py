@@ -16,18 +16,13 @@ import orjson
 
 from obskit.ingest.values import MAX_TIME_NS, service_name
 from obskit.model import SpanKind, StatusCode
-from obskit.serve.jaeger_json import MAX_SAFE_INT, add_field_tags, jaeger_span
+from obskit.serve.jaeger_json import add_field_tags, jaeger_span, jaeger_tag
 
 Rows = list[tuple[Any, ...]]
 Tags = list[dict[str, Any]]
 
-# The AnyValue cases read as they are, and their Jaeger tag types (jaeger_json.jaeger_tag's).
-_TAG_TYPES = {
-    "string_value": "string",
-    "bool_value": "bool",
-    "int_value": "int64",
-    "double_value": "float64",
-}
+# The AnyValue cases read as they are: the careful path gives them the same Python types.
+_SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
 _KINDS = {int(kind): kind for kind in SpanKind}
 _STATUSES = {int(status): status for status in StatusCode}
 _ERROR = StatusCode.ERROR
@@ -51,7 +46,11 @@ def proto_rows(payload: bytes) -> Rows | None:
         resource = _tags(resource_spans.resource.attributes)
         if resource is None:
             return None
-        service = service_name(_service_name(resource_spans.resource.attributes))
+        # a name is a string tag: any other type makes the service unknown, as service_name says
+        names = [
+            t["value"] for t in resource if t["key"] == "service.name" and t["type"] == "string"
+        ]
+        service = service_name(names[0] if names else None)
         tags = [tag for tag in resource if tag["key"] != "service.name"]
         process = orjson.dumps({"serviceName": service, "tags": tags})
         for scope_spans in resource_spans.scope_spans:
@@ -98,25 +97,11 @@ def _tags(key_values: Any) -> Tags | None:
     for key_value in key_values:
         value = key_value.value
         which = value.WhichOneof("value")
-        tag_type = _TAG_TYPES.get(which)  # type: ignore[arg-type]  # None: not a scalar
-        if tag_type is None:
+        if which not in _SCALARS:
             return None
-        scalar = getattr(value, which)
-        if tag_type == "int64" and not -MAX_SAFE_INT <= scalar <= MAX_SAFE_INT:
-            scalar = str(scalar)  # as Jaeger sends big ints
         key = key_value.key
         keys.add(key)
-        tags.append({"key": key, "type": tag_type, "value": scalar})
+        tags.append(jaeger_tag(key, getattr(value, which)))
     if len(keys) != len(tags) or not keys.isdisjoint(_SPECIAL_KEYS):
         return None
     return tags
-
-
-def _service_name(key_values: Any) -> Any:
-    """The ``service.name`` attribute's value as sent (an integer is not a name)."""
-    for key_value in key_values:
-        if key_value.key == "service.name":
-            value = key_value.value
-            which = value.WhichOneof("value")
-            return getattr(value, which) if which else None
-    return None

@@ -150,6 +150,8 @@ def test_anything_else_goes_the_careful_way(odd_body):
 def test_big_integers_and_odd_doubles_are_written_as_jaeger_writes_them():
     request = ExportTraceServiceRequest()
     resource_spans = request.resource_spans.add()
+    # an integer is no service name, even one written as a string tag
+    resource_spans.resource.attributes.add(key="service.name", value=AnyValue(int_value=2**53))
     span = resource_spans.scope_spans.add().spans.add()
     span.trace_id, span.span_id = TRACE_IDS[0], (1).to_bytes(8, "big")
     span.start_time_unix_nano = span.end_time_unix_nano = BASE
