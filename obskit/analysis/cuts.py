@@ -19,7 +19,6 @@ lost), not a cut.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from itertools import compress
@@ -76,7 +75,7 @@ class Landscape:
         )
         answered: set[str] = set()
         for span in compress(spans, map(CALLEE_KINDS.__contains__, kinds)):
-            if wanted.callees_from(span):
+            if wanted.wants_callees:
                 own = server_address(span.attributes) if span.kind is SpanKind.SERVER else None
                 if own:
                     self.addresses.setdefault(own, span.service)
@@ -93,15 +92,17 @@ class Landscape:
             if wanted.caller_of(span):
                 self.callers.setdefault((span.service, span.name), call.service)
                 wanted.found_caller(span)
-            if wanted.callees_from(call):
+            if wanted.wants_callees:
                 target = call_target(call)
                 if target:
                     self._target_map(call).setdefault(target, span.service)
                     wanted.found(target, queue=call.kind is SpanKind.PRODUCER)
             if wanted.settled:
                 return
+        if not wanted.wants_open_calls:
+            return
         for span in compress(spans, map(SpanKind.CLIENT.__eq__, kinds)):
-            if span.span_id not in answered and wanted.open_calls_from(span):
+            if span.span_id not in answered:
                 target = call_target(span)
                 if target:
                     entry = (span.start_ns, span.end_ns, span.service, span.span_id)
@@ -157,16 +158,13 @@ def cut_warnings(
 class _Everything:
     """Learn from every span (a landscape for many traces)."""
 
-    def callees_from(self, span: Span) -> bool:
-        return True
+    wants_callees = True
+    wants_open_calls = True
 
     def call_of(self, span: Span) -> bool:
         return True
 
     def caller_of(self, span: Span) -> bool:
-        return True
-
-    def open_calls_from(self, span: Span) -> bool:
         return True
 
     def found(self, target: str, *, queue: bool) -> None:
@@ -179,12 +177,6 @@ class _Everything:
 
 
 _EVERYTHING = _Everything()
-# What a host or a queue name must look like to be searched for in attribute texts: anything
-# else (a host given as a number or a list, not ASCII) may be spelled otherwise there.
-_NEEDLE = re.compile(r"[a-z0-9_.:%-]+")
-# Each needle is searched for in each span's text: past this many (calls to a host per tenant,
-# say) the search would cost more than reading every span.
-MAX_NEEDLES = 32
 
 
 @dataclass
@@ -193,31 +185,30 @@ class _Interest:
 
     Reading a span's attributes is most of learning's cost on a big trace, and the check asks
     about a few targets only. So a span is read for callees only while a target has none yet
-    (the first one found is the one the whole landscape keeps), and only if its attribute text
-    may mention a target's host or queue name (``needles``; None: read every span).
+    (the first one found is the one the whole landscape keeps). Every span is read while one
+    is: searching its text for the hosts asked about first costs more than reading it (1.2 µs
+    a span and 0.33 µs a host, against 2.2 µs).
     """
 
     pending: set[tuple[bool, str]]  # (a queue?, target) with no callee found yet
     open_to: set[str]  # addresses whose open calls are asked about
     called: set[tuple[str, str]]  # (service, operation) whose caller is asked, none found yet
-    needles: tuple[bytes, ...] | None
 
     @classmethod
     def of(cls, calls: Iterable[tuple[Span, str | None]], roots: Iterable[Span]) -> _Interest:
         pending = {(call.kind is SpanKind.PRODUCER, target) for call, target in calls if target}
         own = {server_address(r.attributes) for r in roots if r.kind is SpanKind.SERVER}
         open_to = {address for address in own if address}
-        names = [t.partition("/")[2] if queue else t.rpartition(":")[0] for queue, t in pending]
-        names += [address.rpartition(":")[0] for address in open_to]
-        lowered = [name.lower() for name in names]
-        distinct = tuple({name.encode() for name in lowered})
-        plain = len(distinct) <= MAX_NEEDLES and all(map(_NEEDLE.fullmatch, lowered))
-        needles = distinct if plain else None
         called = {(r.service, r.name) for r in roots}
-        return cls(pending, open_to, called, needles)
+        return cls(pending, open_to, called)
 
-    def callees_from(self, span: Span) -> bool:
-        return bool(self.pending) and self._may_tell(span)
+    @property
+    def wants_callees(self) -> bool:
+        return bool(self.pending)
+
+    @property
+    def wants_open_calls(self) -> bool:
+        return bool(self.open_to)
 
     def call_of(self, span: Span) -> bool:
         """Is anything asked of the call ``span`` answers?"""
@@ -225,9 +216,6 @@ class _Interest:
 
     def caller_of(self, span: Span) -> bool:
         return (span.service, span.name) in self.called
-
-    def open_calls_from(self, span: Span) -> bool:
-        return bool(self.open_to) and self._may_tell(span)
 
     def found(self, target: str, *, queue: bool) -> None:
         self.pending.discard((queue, target))
@@ -239,13 +227,6 @@ class _Interest:
     def settled(self) -> bool:
         """Nothing is asked any more: the first answer to each question is found."""
         return not (self.pending or self.open_to or self.called)
-
-    def _may_tell(self, span: Span) -> bool:
-        if self.needles is None:
-            return True
-        # attributes still as their text (the fast readers') can say they hold none
-        may_mention = getattr(span.attributes, "may_mention", None)
-        return may_mention is None or bool(may_mention(self.needles))
 
 
 def _cut_call(call: Span, callee: str, where: str | None) -> TraceWarning:

@@ -12,7 +12,7 @@ input anyway; copying each text out would cost as much again).
 
 from __future__ import annotations
 
-from collections.abc import Collection, ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from typing import Any
 
 import msgspec
@@ -78,19 +78,6 @@ class DeferredAttributes(Struct, gc=False):
     def __contains__(self, key: object) -> bool:
         items = self.decoded
         return key in (self._items() if items is None else items)
-
-    def may_mention(self, needles: Collection[bytes]) -> bool:
-        """False only if the attributes, still undecoded, cannot hold any of ``needles``
-        (lowercase ASCII) in a key or a value, compared without case; True otherwise.
-        A text with an escape may spell a needle another way, so it may hold them all."""
-        text = self.text
-        if self.decoded is not None or text is None:
-            return True
-        raw = bytes(text)
-        if b"\\" in raw:
-            return True
-        raw = raw.lower()
-        return any(needle in raw for needle in needles)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._items())

@@ -4,15 +4,12 @@ its caller is instrumented), and stays quiet on whole traces and on truly extern
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
 import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from obskit import read_trace
 from obskit.analysis import analyze_trace
-from obskit.analysis import cuts as cuts_module
 from obskit.analysis.cuts import Landscape, server_address
 from obskit.ingest.otlp_writer import traces_to_otlp
 from obskit.model import Reference, RefType, Span, SpanKind, Trace
@@ -172,7 +169,7 @@ def test_analyze_checks_a_trace_against_every_trace_of_its_file(tmp_path):
     assert result.stderr.startswith("Warning: [cut-root] trace looks cut: api 'GET /items'")
 
 
-# --- the landscape of one trace reads only the spans that may tell ---------------------------
+# --- the landscape of one trace reads only what its check asks -------------------------------
 
 HOSTS = ["api.gateway.example", "API.Gateway.Example", "127.0.0.1", "::1", "shop", 'we"ird', "ünï"]
 
@@ -229,23 +226,17 @@ def traces_with_addresses(draw: st.DrawFn) -> Trace:
 
 
 @settings(max_examples=500, deadline=None)
-@given(
-    traces_with_addresses(),
-    st.sampled_from(["otlp-json", "jaeger-json"]),
-    st.sampled_from([cuts_module.MAX_NEEDLES, 1]),
-)
-def test_one_traces_cut_check_finds_what_learning_every_span_finds(trace, fmt, max_needles):
-    """Analysed alone, a trace's landscape reads a span's attributes only while a target has no
-    callee yet and only if its text may mention one (hosts in other cases, IPv6, quotes to
-    escape, a number for a host; past ``MAX_NEEDLES`` hosts, every span): the warnings are
-    those of a landscape learnt from every span, read from the same bytes in the fast readers'
-    form (attributes still text)."""
+@given(traces_with_addresses(), st.sampled_from(["otlp-json", "jaeger-json"]))
+def test_one_traces_cut_check_finds_what_learning_every_span_finds(trace, fmt):
+    """Analysed alone, a trace's landscape reads spans only while a question is open (hosts in
+    other cases, IPv6, quotes to escape, a number for a host): the warnings are those of a
+    landscape learnt from every span, read from the same bytes in the fast readers' form
+    (attributes still text)."""
     if fmt == "otlp-json":
         data = orjson.dumps(traces_to_otlp([trace]))
     else:
         data = orjson.dumps({"data": [trace_to_jaeger(trace)]})
-    with patch.object(cuts_module, "MAX_NEEDLES", max_needles):
-        alone = analyze_trace(read_trace(data, format=fmt))
+    alone = analyze_trace(read_trace(data, format=fmt))
     whole = read_trace(data, format=fmt)
     learnt = analyze_trace(whole, landscape=Landscape.of([whole]))
     assert [w.message for w in alone.warnings] == [w.message for w in learnt.warnings]
@@ -310,15 +301,3 @@ def test_a_call_answered_at_a_roots_address_is_not_open_for_it():
         ], kind=SERVER, service="fa"),
     )  # fmt: skip
     assert ("cut-root", (span_id("GET /hello"),)) in cuts(analyze_trace(unanswered))
-
-
-def test_attribute_text_says_which_hosts_it_cannot_mention():
-    from obskit.ingest.deferred_attributes import DeferredAttributes
-
-    text = b'[{"key":"server.address","value":{"stringValue":"API.Gateway.example"}}]'
-    assert DeferredAttributes(text, "1").may_mention([b"api.gateway.example"])
-    assert not DeferredAttributes(text, "1").may_mention([b"shop", b"127.0.0.1"])
-    # an escape may spell any host: "\u0073hop" is "shop"
-    escaped = b'[{"key":"server.address","value":{"stringValue":"\\u0073hop"}}]'
-    assert DeferredAttributes(escaped, "1").may_mention([b"shop"])
-    assert dict(DeferredAttributes(escaped, "1")) == {"server.address": "shop"}
