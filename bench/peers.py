@@ -522,8 +522,9 @@ def report(rows: list[dict], args: argparse.Namespace) -> None:
                 ratios += f"  {'-':>24}"
                 continue
             r = mine / theirs
-            better = r >= 1 if higher_better else r <= 1
-            ratios += f"  {r:>8.2f} {'(obskit ahead)' if better else '(obskit behind)':>15}"
+            better = r > 1 if higher_better else r < 1
+            verdict = "(on a par)" if r == 1 else "(obskit ahead)" if better else "(obskit behind)"
+            ratios += f"  {r:>8.2f} {verdict:>15}"
         print(f"{label:34}{cells}{ratios}")
 
     for protocol in ("grpc", "http"):
