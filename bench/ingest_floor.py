@@ -17,6 +17,7 @@ The client is the one `bench/peers.py` uses (SENDERS threads sending pre-built 1
 requests) and shares the machine's cores with the server, as it does there. Each backend gets
 a warm-up, then ROUNDS rounds of SPANS spans per protocol; the figure is the median round.
 Ratios are to Jaeger's memory storage and to the ``noop`` floor, both measured in this run.
+Spans lost are not checked here (the floors keep nothing to query): `bench/peers.py` checks them.
 """
 
 from __future__ import annotations
@@ -207,6 +208,9 @@ def main() -> None:
     parser.add_argument("--backends", default="noop,parse,log,obskit,jaeger-memory,jaeger-badger")
     args = parser.parse_args()
     wanted = args.backends.split(",")
+    unknown = set(wanted) - {*FLOORS, "obskit", "jaeger-memory", "jaeger-badger"}
+    if unknown:
+        parser.error(f"unknown backends: {', '.join(sorted(unknown))}")
     if jaeger_binary() is None and any(w.startswith("jaeger") for w in wanted):
         print("jaeger not built (tests/stack/peers/build jaeger): leaving it out", file=sys.stderr)
         wanted = [w for w in wanted if not w.startswith("jaeger")]
