@@ -67,7 +67,7 @@ class Landscape:
         """Learn from every span of ``trace``, or only what ``interest`` asks for."""
         wanted = interest or _EVERYTHING
         spans = trace.spans
-        columns = trace.columns if trace.columns and trace.columns.describes(spans) else None
+        columns = trace.own_columns
         # a big trace's spans are picked by kind a column at a time, in C
         kinds = columns.kinds if columns else [s.kind for s in spans]
         by_id = dict(

@@ -76,9 +76,7 @@ class SpanTree:
         :data:`BULK_FROM` spans and more take it."""
         self.warnings: list[TraceWarning] = []
         spans: tuple[Span, ...] | list[Span] = trace.spans
-        columns = trace.columns
-        if columns is not None and not columns.describes(trace.spans):
-            columns = None
+        columns = trace.own_columns
         ids = columns.ids if columns is not None else list(map(_SPAN_ID, spans))
         self.follows: set[int] = set()
         # orphan position -> the missing parent id

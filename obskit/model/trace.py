@@ -21,6 +21,13 @@ class Trace:
     columns: SpanColumns | None = field(default=None, compare=False, repr=False)
 
     @property
+    def own_columns(self) -> SpanColumns | None:
+        """``columns``, if they describe these spans: a trace made from another with other
+        spans (``dataclasses.replace``) still carries the other's."""
+        columns = self.columns
+        return columns if columns is not None and columns.describes(self.spans) else None
+
+    @property
     def services(self) -> list[str]:
         """Service names, sorted."""
         return sorted(set(map(_SERVICE, self.spans)))

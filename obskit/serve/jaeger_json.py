@@ -131,10 +131,13 @@ def jaeger_span(
 
 
 def process_to_jaeger(span: Span) -> dict[str, Any]:
-    return {
-        "serviceName": span.service,
-        "tags": _tags({k: v for k, v in span.resource.items() if k != "service.name"}),
-    }
+    tags = _tags({k: v for k, v in span.resource.items() if k != "service.name"})
+    return jaeger_process(span.service, tags)
+
+
+def jaeger_process(service: str, tags: list[dict[str, Any]]) -> dict[str, Any]:
+    """The process object of Jaeger's JSON: the service and its resource's other tags."""
+    return {"serviceName": service, "tags": tags}
 
 
 def trace_to_jaeger(trace: Trace) -> dict[str, Any]:

@@ -14,17 +14,15 @@ from typing import Any
 
 import orjson
 
-from obskit.ingest.values import MAX_TIME_NS, service_name
-from obskit.model import SpanKind, StatusCode
-from obskit.serve.jaeger_json import add_field_tags, jaeger_span, jaeger_tag
+from obskit.ingest.values import MAX_TIME_NS, Bad, otlp_kind, otlp_status, service_name
+from obskit.model import StatusCode
+from obskit.serve.jaeger_json import add_field_tags, jaeger_process, jaeger_span, jaeger_tag
 
 Rows = list[tuple[Any, ...]]
 Tags = list[dict[str, Any]]
 
 # The AnyValue cases read as they are: the careful path gives them the same Python types.
 _SCALARS = frozenset({"string_value", "bool_value", "int_value", "double_value"})
-_KINDS = {int(kind): kind for kind in SpanKind}
-_STATUSES = {int(status): status for status in StatusCode}
 _ERROR = StatusCode.ERROR
 # Attributes the careful path turns into warnings or drops (Jaeger's, carried through OTLP).
 _SPECIAL_KEYS = frozenset({"@jaeger@warnings", "@jaeger@format"})
@@ -52,7 +50,7 @@ def proto_rows(payload: bytes) -> Rows | None:
         ]
         service = service_name(names[0] if names else None)
         tags = [tag for tag in resource if tag["key"] != "service.name"]
-        process = orjson.dumps({"serviceName": service, "tags": tags})
+        process = orjson.dumps(jaeger_process(service, tags))
         for scope_spans in resource_spans.scope_spans:
             scope = scope_spans.scope.name
             for span in scope_spans.spans:
@@ -75,9 +73,12 @@ def _row(span: Any, service: str, scope: str, process: bytes) -> tuple[Any, ...]
     if end < start or end > MAX_TIME_NS:
         return None
     status = span.status
-    kind, code = _KINDS.get(span.kind), _STATUSES.get(status.code)
+    try:
+        kind, code = otlp_kind(span.kind), otlp_status(status.code)
+    except Bad:  # a kind or code this obskit does not know: the careful path names it
+        return None
     tags = _tags(span.attributes)
-    if kind is None or code is None or tags is None:
+    if tags is None:
         return None
     add_field_tags(tags, kind, scope, code, status.message)
     tid, sid, name = trace_id.hex(), span_id.hex(), span.name
